@@ -1,0 +1,51 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/gomvp/gomvp/plugins"
+)
+
+func init() {
+	register(&command{name: "plugins", summary: "list the registered environment and dataset plugins", run: runPlugins})
+}
+
+func runPlugins(args []string) error {
+	fs := flag.NewFlagSet("plugins", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	type row struct {
+		Prefix      string   `json:"prefix"`
+		Env         bool     `json:"env"`
+		Dataset     bool     `json:"dataset"`
+		Description string   `json:"description"`
+		Names       []string `json:"names,omitempty"`
+	}
+	var rows []row
+	for _, i := range plugins.List() {
+		rows = append(rows, row{i.Prefix, plugins.HasEnv(i.Prefix), plugins.HasDataset(i.Prefix), i.Description, i.Names})
+	}
+	if *asJSON {
+		return json.NewEncoder(os.Stdout).Encode(map[string]any{"plugins": rows})
+	}
+	for _, r := range rows {
+		var kinds []string
+		if r.Env {
+			kinds = append(kinds, "env")
+		}
+		if r.Dataset {
+			kinds = append(kinds, "dataset")
+		}
+		fmt.Printf("%-10s %-12s %s\n", r.Prefix, strings.Join(kinds, ","), r.Description)
+		for _, n := range r.Names {
+			fmt.Printf("%-10s %-12s   %s:%s\n", "", "", r.Prefix, n)
+		}
+	}
+	return nil
+}
