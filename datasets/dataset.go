@@ -65,3 +65,80 @@ func (d *Dataset) Validate() error {
 	}
 	return nil
 }
+
+// Episode is the half-open row range [Start, End) of one trajectory.
+type Episode struct{ Start, End int }
+
+// Len returns the number of transitions of the episode.
+func (e Episode) Len() int { return e.End - e.Start }
+
+// Episodes splits the rows into trajectories at the rows whose Terminals value is non-zero. A last
+// trajectory without a terminal row (an episode still running, a truncated file) is returned too.
+func (d *Dataset) Episodes() []Episode {
+	var eps []Episode
+	start := 0
+	for i, t := range d.Terminals {
+		if t != 0 {
+			eps = append(eps, Episode{start, i + 1})
+			start = i + 1
+		}
+	}
+	if start < d.Len() {
+		eps = append(eps, Episode{start, d.Len()})
+	}
+	return eps
+}
+
+// Clone returns a deep copy.
+func (d *Dataset) Clone() *Dataset {
+	c := &Dataset{Name: d.Name, ObsDim: d.ObsDim, ActDim: d.ActDim}
+	c.Observations = append([]float32(nil), d.Observations...)
+	c.Actions = append([]float32(nil), d.Actions...)
+	c.NextObservations = append([]float32(nil), d.NextObservations...)
+	c.Rewards = append([]float32(nil), d.Rewards...)
+	c.Masks = append([]float32(nil), d.Masks...)
+	c.Terminals = append([]float32(nil), d.Terminals...)
+	return c
+}
+
+// Append adds the rows of o (same dimensions) after the rows of d.
+func (d *Dataset) Append(o *Dataset) error {
+	if o.ObsDim != d.ObsDim || o.ActDim != d.ActDim {
+		return fmt.Errorf("dataset %s: cannot append %s: dimensions obs %d act %d, want obs %d act %d",
+			d.Name, o.Name, o.ObsDim, o.ActDim, d.ObsDim, d.ActDim)
+	}
+	d.Observations = append(d.Observations, o.Observations...)
+	d.Actions = append(d.Actions, o.Actions...)
+	d.NextObservations = append(d.NextObservations, o.NextObservations...)
+	d.Rewards = append(d.Rewards, o.Rewards...)
+	d.Masks = append(d.Masks, o.Masks...)
+	d.Terminals = append(d.Terminals, o.Terminals...)
+	return nil
+}
+
+// SelectEpisodes returns a new dataset holding the given trajectories, in the given order.
+func (d *Dataset) SelectEpisodes(name string, eps []Episode) *Dataset {
+	n := 0
+	for _, e := range eps {
+		n += e.Len()
+	}
+	o := &Dataset{Name: name, ObsDim: d.ObsDim, ActDim: d.ActDim,
+		Observations:     make([]float32, 0, n*d.ObsDim),
+		Actions:          make([]float32, 0, n*d.ActDim),
+		NextObservations: make([]float32, 0, n*d.ObsDim),
+		Rewards:          make([]float32, 0, n),
+		Masks:            make([]float32, 0, n),
+		Terminals:        make([]float32, 0, n),
+	}
+	for _, e := range eps {
+		o.Observations = append(o.Observations, d.Observations[e.Start*d.ObsDim:e.End*d.ObsDim]...)
+		o.Actions = append(o.Actions, d.Actions[e.Start*d.ActDim:e.End*d.ActDim]...)
+		o.NextObservations = append(o.NextObservations, d.NextObservations[e.Start*d.ObsDim:e.End*d.ObsDim]...)
+		o.Rewards = append(o.Rewards, d.Rewards[e.Start:e.End]...)
+		o.Masks = append(o.Masks, d.Masks[e.Start:e.End]...)
+		o.Terminals = append(o.Terminals, d.Terminals[e.Start:e.End]...)
+		// A selected trajectory always ends a trajectory, even a running one cut here.
+		o.Terminals[len(o.Terminals)-1] = 1
+	}
+	return o
+}
