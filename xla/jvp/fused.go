@@ -1,0 +1,161 @@
+package jvp
+
+import (
+	"math"
+
+	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // Rules read like the math.
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/nn"
+)
+
+// The fused rules reuse the fused primal and build the tangent from a few elementwise ops, one
+// reduction or one (fused) matmul, which is cheaper than differentiating the decomposed twin.
+
+// softmax(x)' = y ⊙ (x' − Σ_axis y ⊙ x')
+func fusedSoftmaxRule(node *Node, t []*Node) (*Node, error) {
+	if t[0] == nil {
+		return nil, nil
+	}
+	axis, err := IntParam(node, "axis")
+	if err != nil {
+		return nil, err
+	}
+	y := node
+	return Mul(y, Sub(t[0], ReduceAndKeep(Mul(y, t[0]), ReduceSum, axis))), nil
+}
+
+// geluDerivative returns GELU'(x): Φ(x) + x·φ(x) for the exact GELU, the derivative of
+// ½x(1 + tanh(√(2/π)(x + 0.044715x³))) for the approximate one.
+func geluDerivative(x *Node, exact bool) *Node {
+	if exact {
+		cdf := MulScalar(OnePlus(Erf(MulScalar(x, 1/math.Sqrt2))), 0.5)
+		pdf := MulScalar(Exp(MulScalar(Square(x), -0.5)), 1/math.Sqrt(2*math.Pi))
+		return Add(cdf, Mul(x, pdf))
+	}
+	const c = 0.044715
+	k := math.Sqrt(2 / math.Pi)
+	x2 := Square(x)
+	th := Tanh(MulScalar(Mul(x, OnePlus(MulScalar(x2, c))), k))
+	dInner := MulScalar(OnePlus(MulScalar(x2, 3*c)), k)
+	return MulScalar(Add(OnePlus(th), Mul(Mul(x, OneMinus(Square(th))), dInner)), 0.5)
+}
+
+func fusedGeluRule(node *Node, t []*Node) (*Node, error) {
+	if t[0] == nil {
+		return nil, nil
+	}
+	exact, err := BoolParam(node, "exact")
+	if err != nil {
+		return nil, err
+	}
+	return Mul(geluDerivative(node.Inputs()[0], exact), t[0]), nil
+}
+
+// LayerNorm: y = x̂·γ + β with x̂ = (x − μ)/σ over axes. With x̄' = x' − mean(x'):
+// x̂' = (x̄' − x̂·mean(x̂ ⊙ x̄'))/σ and y' = x̂'·γ + x̂·γ' + β'.
+func fusedLayerNormRule(node *Node, t []*Node) (*Node, error) {
+	axes, err := IntsParam(node, "axes")
+	if err != nil {
+		return nil, err
+	}
+	epsilon, err := FloatParam(node, "epsilon")
+	if err != nil {
+		return nil, err
+	}
+	hasGamma, err := hasNodeParam(node, "gamma")
+	if err != nil {
+		return nil, err
+	}
+	hasBeta, err := hasNodeParam(node, "beta")
+	if err != nil {
+		return nil, err
+	}
+	inputs := node.Inputs()
+	x := inputs[0]
+	var gamma, tGamma, tBeta *Node
+	next := 1
+	if hasGamma {
+		gamma, tGamma = inputs[next], t[next]
+		next++
+	}
+	if hasBeta {
+		tBeta = t[next]
+	}
+	rank := x.Rank()
+	mean := ReduceAndKeep(x, ReduceMean, axes...)
+	centered := Sub(x, mean)
+	variance := ReduceAndKeep(Square(centered), ReduceMean, axes...)
+	invStd := Reciprocal(Sqrt(AddScalar(variance, epsilon)))
+	xHat := Mul(centered, invStd)
+
+	var terms []*Node
+	if tx := t[0]; tx != nil {
+		tCentered := Sub(tx, ReduceAndKeep(tx, ReduceMean, axes...))
+		tXHat := Mul(Sub(tCentered, Mul(xHat, ReduceAndKeep(Mul(xHat, tCentered), ReduceMean, axes...))), invStd)
+		if gamma != nil {
+			tXHat = Mul(tXHat, ExpandLeftToRank(gamma, rank))
+		}
+		terms = append(terms, tXHat)
+	}
+	if tGamma != nil {
+		terms = append(terms, Mul(xHat, ExpandLeftToRank(tGamma, rank)))
+	}
+	if tBeta != nil {
+		terms = append(terms, BroadcastToShape(ExpandLeftToRank(tBeta, rank), x.Shape()))
+	}
+	return sumTangents(terms...), nil
+}
+
+// Dense: y = act(x·W + b), so pre' = x'·W + x·W' + b' (each product itself a fused Dense) and
+// y' = act'(pre)·pre', the activation differentiated by the rules above.
+func fusedDenseRule(node *Node, t []*Node) (*Node, error) {
+	act, err := structIntField(node, "options", "Activation")
+	if err != nil {
+		return nil, err
+	}
+	layout, err := structIntField(node, "options", "WeightLayout")
+	if err != nil {
+		return nil, err
+	}
+	inputs := node.Inputs()
+	x, w := inputs[0], inputs[1]
+	var bias, tBias *Node
+	if len(inputs) > 2 {
+		bias, tBias = inputs[2], t[2]
+	}
+	weightLayout := compute.DenseLayout(layout)
+	var tx, tw *Node
+	if t[0] != nil {
+		tx = nn.Dense(t[0], w, nil, weightLayout)
+	}
+	if t[1] != nil {
+		tw = nn.Dense(x, t[1], nil, weightLayout)
+	}
+	if tBias != nil {
+		tBias = BroadcastToShape(ExpandLeftToRank(tBias, node.Rank()), node.Shape())
+	}
+	tPre := sumTangents(tx, tw, tBias)
+	if tPre == nil || compute.ActivationType(act) == compute.ActivationNone {
+		return tPre, nil
+	}
+	actType, ok := activationTypes[compute.ActivationType(act)]
+	if !ok {
+		return nil, errf("unsupported activation %s in FusedDense", compute.ActivationType(act))
+	}
+	pre := nn.Dense(x, w, bias, weightLayout)
+	out, err := Tangents([]*Node{activation.Apply(actType, pre)}, []*Node{pre}, []*Node{tPre})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// activationTypes maps the backend's fused activations to the layer functions computing them.
+var activationTypes = map[compute.ActivationType]activation.Type{
+	compute.ActivationGelu:      activation.TypeGelu,
+	compute.ActivationRelu:      activation.TypeRelu,
+	compute.ActivationSilu:      activation.TypeSilu,
+	compute.ActivationHardSwish: activation.TypeHardSwish,
+	compute.ActivationTanh:      activation.TypeTanh,
+}
