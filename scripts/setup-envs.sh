@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Python side of the environment plugins: the remote env server's simulators (gymnasium, OGBench
+# with MuJoCo) and numpy, installed into the project-local .venv. Idempotent: a second run only
+# checks that the packages import.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+	python3 -m venv .venv
+fi
+PY=.venv/bin/python
+if ! "$PY" -c 'import numpy, gymnasium, mujoco, ogbench' 2>/dev/null; then
+	"$PY" -m pip install --quiet --disable-pip-version-check \
+		'numpy<3' 'gymnasium==1.*' 'mujoco>=3.1.6' 'ogbench==1.2.2'
+fi
+"$PY" -c 'import numpy, gymnasium, mujoco, ogbench; print("envs: numpy", numpy.__version__, "gymnasium", gymnasium.__version__, "mujoco", mujoco.__version__)'
