@@ -81,8 +81,8 @@ func ruleCases() []ruleCase {
 			fn:   func(x []*Node) *Node { return Where(GreaterThan(x[0], x[1]), Mul(x[0], x[2]), Sin(x[1])) },
 			want: []NodeType{NodeTypeWhere, NodeTypeGreaterThan}},
 		{name: "Clamp", dims: [][]int{m34, m34, m34},
-			fn: func(x []*Node) *Node { return Clamp(x[0], x[1], AddScalar(x[2], 1)) },
-			ref: func(x []*Node) *Node { return Min(Max(x[1], x[0]), AddScalar(x[2], 1)) },
+			fn:   func(x []*Node) *Node { return Clamp(x[0], x[1], AddScalar(x[2], 1)) },
+			ref:  func(x []*Node) *Node { return Min(Max(x[1], x[0]), AddScalar(x[2], 1)) },
 			want: []NodeType{NodeTypeClamp}},
 		{name: "ComparisonsLogical", dims: two,
 			fn: bin(func(a, b *Node) *Node {
@@ -94,7 +94,9 @@ func ruleCases() []ruleCase {
 		{name: "DotGeneralBatched", dims: [][]int{{2, 3, 4}, {2, 4, 5}},
 			fn: bin(func(a, b *Node) *Node { return Einsum("bij,bjk->bik", a, b) }), want: []NodeType{NodeTypeDotGeneral}},
 		{name: "ConvertDType", dims: one,
-			fn:   un(func(x *Node) *Node { return ConvertDType(MulScalar(ConvertDType(x, dtypes.Float32), 3), dtypes.Float64) }),
+			fn: un(func(x *Node) *Node {
+				return ConvertDType(MulScalar(ConvertDType(x, dtypes.Float32), 3), dtypes.Float64)
+			}),
 			want: []NodeType{NodeTypeConvertDType}, linear: true},
 		{name: "Reshape", dims: one, fn: un(func(x *Node) *Node { return Reshape(Square(x), 2, 6) }), want: []NodeType{NodeTypeReshape}},
 		{name: "Transpose", dims: [][]int{{2, 3, 4}}, fn: un(func(x *Node) *Node { return TransposeAllAxes(Square(x), 2, 0, 1) }),
@@ -113,7 +115,9 @@ func ruleCases() []ruleCase {
 		{name: "Concatenate", dims: [][]int{m34, {3, 2}},
 			fn: bin(func(a, b *Node) *Node { return Concatenate([]*Node{Square(a), b, a}, 1) }), want: []NodeType{NodeTypeConcatenate}},
 		{name: "Pad", dims: [][]int{m34, {}},
-			fn: bin(func(x, fill *Node) *Node { return Pad(Square(x), fill, compute.PadAxis{}, compute.PadAxis{Start: 1, End: 2}) }),
+			fn: bin(func(x, fill *Node) *Node {
+				return Pad(Square(x), fill, compute.PadAxis{}, compute.PadAxis{Start: 1, End: 2})
+			}),
 			ref: bin(func(x, fill *Node) *Node {
 				return Concatenate([]*Node{BroadcastToDims(fill, 3, 1), Square(x), BroadcastToDims(fill, 3, 2)}, 1)
 			}),
