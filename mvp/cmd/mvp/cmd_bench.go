@@ -1,0 +1,284 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute"
+
+	"github.com/gomvp/gomvp/mvp"
+	"github.com/gomvp/gomvp/mvp/perf"
+	"github.com/gomvp/gomvp/xla"
+)
+
+func init() {
+	register(&command{name: "bench", summary: "time the MVP and QC updates and the action decision at the paper's sizes", run: runBench})
+}
+
+// benchResult is the JSON object `mvp bench` prints last. Keys ending in _steps_per_s and act_*_ms
+// are the ones bench/compare.py sets against the JAX and PyTorch peers.
+type benchResult struct {
+	Peer      string     `json:"peer"` // "go", so the peers' table can tell the rows apart
+	Backend   string     `json:"backend"`
+	GoVersion string     `json:"go_version"`
+	Threads   int        `json:"threads"` // GOMAXPROCS
+	Fusion    string     `json:"gomlx_fusion"`
+	Sizes     perf.Sizes `json:"sizes"`
+
+	MVPUpdate      *perf.UpdateResult `json:"mvp_update,omitempty"`
+	QCUpdate       *perf.UpdateResult `json:"qc_update,omitempty"`
+	MVPActorUpdate *perf.UpdateResult `json:"mvp_actor_update,omitempty"`
+	FMActorUpdate  *perf.UpdateResult `json:"fm_actor_update,omitempty"`
+	// MVPOverFM is the cost of an MVP generator update over a flow-matching one (target ≤ 1.5).
+	MVPOverFM float64           `json:"mvp_actor_over_fm_actor,omitempty"`
+	Act       []perf.ActResult  `json:"act,omitempty"`
+	Peak      *benchPeak        `json:"peak,omitempty"`
+	Flat      map[string]any    `json:"flat"` // the headline numbers under the peers' key names
+	Errors    map[string]string `json:"errors,omitempty"`
+	PeakRSS   float64           `json:"peak_rss_mib"`
+}
+
+type benchPeak struct {
+	CPU           *perf.CPUPeak `json:"cpu,omitempty"`
+	Matmul8192    float64       `json:"matmul_8192x512x512_flops_per_s"` // the target-selection shape
+	Matmul256     float64       `json:"matmul_256x512x512_flops_per_s"`  // the batch shape
+	Matmul32      float64       `json:"matmul_32x512x512_flops_per_s"`   // the action-decision shape
+	UpdateOfPeak  float64       `json:"mvp_update_fraction_of_matmul_peak,omitempty"`
+	UpdateOfCPU   float64       `json:"mvp_update_fraction_of_cpu_peak,omitempty"`
+	ActOfPeak     float64       `json:"act_fraction_of_matmul_peak,omitempty"`
+	ActOfCPU      float64       `json:"act_fraction_of_cpu_peak,omitempty"`
+	MatmulBackend string        `json:"matmul_backend"`
+}
+
+func runBench(args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	jsonOnly := fs.Bool("json", false, "print only the JSON object (otherwise a summary, then the JSON object last)")
+	backendFlag := fs.String("backend", "", "backend of the updates (default: $GOMLX_BACKEND, else "+xla.DefaultGoConfig+")")
+	actBackends := fs.String("act-backends", "", "semicolon-separated backends for the action decision "+
+		"(default: go:ops_sequential and the update backend)")
+	what := fs.String("what", "mvp,qc,actor,act,peak", "what to measure: mvp (full update), qc (full QC update), "+
+		"actor (generator-only MVP and flow-matching updates), act (batch-1 decision), peak (matmul FLOP/s)")
+	seconds := fs.Float64("seconds", 3, "timed seconds per measurement (after warm-up; at least 3 updates)")
+	batch := fs.Int("batch", 256, "batch size B of an update")
+	candidates := fs.Int("candidates", 32, "best-of-N candidates")
+	hidden := fs.String("hidden", "512,512,512,512", "hidden widths of the actor and the critics")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the timed loops to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	sizes := perf.PaperSizes()
+	sizes.Batch, sizes.Candidates = *batch, *candidates
+	widths, err := parseWidths(*hidden)
+	if err != nil {
+		return err
+	}
+	sizes.ActorHidden, sizes.CriticHidden = widths, widths
+	if sizes.Batch <= 0 || sizes.Candidates <= 0 || *seconds <= 0 {
+		return fmt.Errorf("--batch, --candidates and --seconds must be positive")
+	}
+	todo := map[string]bool{}
+	for _, w := range strings.Split(*what, ",") {
+		switch w = strings.TrimSpace(w); w {
+		case "mvp", "qc", "actor", "act", "peak":
+			todo[w] = true
+		case "":
+		default:
+			return fmt.Errorf("--what: unknown measurement %q", w)
+		}
+	}
+
+	updName := *backendFlag
+	if updName == "" {
+		updName = os.Getenv(compute.ConfigEnvVar)
+	}
+	if updName == "" {
+		updName = xla.DefaultGoConfig
+	}
+	var log io.Writer = os.Stdout
+	if *jsonOnly {
+		log = io.Discard
+	}
+	backend, err := xla.NewBackend(updName)
+	if err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	fusion := os.Getenv("GOMLX_FUSION")
+	if fusion == "" {
+		fusion = "default (on)"
+	}
+	res := &benchResult{Peer: "go", Backend: updName, GoVersion: runtime.Version(), Threads: runtime.GOMAXPROCS(0),
+		Fusion: fusion, Sizes: sizes, Errors: map[string]string{}, Flat: map[string]any{}}
+	minTime := time.Duration(*seconds * float64(time.Second))
+	fmt.Fprintf(log, "mvp bench: backend %s, GOMAXPROCS %d, B=%d N=%d hidden %v, %.1fs per measurement\n",
+		updName, res.Threads, sizes.Batch, sizes.Candidates, widths, *seconds)
+
+	update := func(key, kind string, critic bool) *perf.UpdateResult {
+		r, err := perf.BenchUpdate(backend, sizes, kind, critic, minTime)
+		if err != nil {
+			res.Errors[key] = err.Error()
+			fmt.Fprintf(log, "  %-18s error: %v\n", key, err)
+			return nil
+		}
+		fmt.Fprintf(log, "  %-18s %8.3f steps/s  (median %.1f ms, %d steps, first call %.1f s, %.1f GFLOP/step, %.1f GFLOP/s)\n",
+			key, r.StepsPerSec, r.MedianMs, r.Iters, r.CompileSec, r.FLOPs/1e9, r.FLOPsPerSec/1e9)
+		res.Flat[key+"_steps_per_s"] = r.StepsPerSec
+		return &r
+	}
+	if todo["mvp"] {
+		res.MVPUpdate = update("mvp_update", mvp.KindMVP, true)
+	}
+	if todo["qc"] {
+		res.QCUpdate = update("qc_update", mvp.KindQC, true)
+	}
+	if todo["actor"] {
+		res.MVPActorUpdate = update("mvp_actor_update", mvp.KindMVP, false)
+		res.FMActorUpdate = update("fm_actor_update", mvp.KindQC, false)
+		if res.MVPActorUpdate != nil && res.FMActorUpdate != nil {
+			res.MVPOverFM = res.FMActorUpdate.StepsPerSec / res.MVPActorUpdate.StepsPerSec
+			fmt.Fprintf(log, "  MVP generator update costs %.2f× a flow-matching update\n", res.MVPOverFM)
+		}
+	}
+	if todo["act"] {
+		names := splitList(*actBackends, ";")
+		if len(names) == 0 {
+			names = []string{"go:ops_sequential", updName}
+		}
+		for _, name := range names {
+			b := backend
+			if name != updName {
+				if b, err = xla.NewBackend(name); err != nil {
+					res.Errors["act "+name] = err.Error()
+					continue
+				}
+			}
+			r, err := perf.BenchAct(b, name, sizes, minTime)
+			if err != nil {
+				res.Errors["act "+name] = err.Error()
+				fmt.Fprintf(log, "  act on %-20s error: %v\n", name, err)
+				continue
+			}
+			fmt.Fprintf(log, "  act on %-20s median %.3f ms, p99 %.3f ms (%d decisions, %.1f GFLOP/s)\n",
+				name, r.MedianMs, r.P99Ms, r.Iters, r.FLOPsPerSec/1e9)
+			res.Act = append(res.Act, r)
+			if best, ok := res.Flat["act_median_ms"].(float64); !ok || r.MedianMs < best {
+				res.Flat["act_median_ms"], res.Flat["act_p99_ms"], res.Flat["act_backend"] = r.MedianMs, r.P99Ms, name
+			}
+		}
+	}
+	if todo["peak"] {
+		res.Peak = measurePeak(backend, updName, minTime, res, log)
+	}
+	res.PeakRSS = perf.PeakRSSMiB()
+	res.Flat["peak_rss_mib"] = res.PeakRSS
+	if res.MVPOverFM > 0 {
+		res.Flat["mvp_actor_over_fm_actor"] = res.MVPOverFM
+	}
+	fmt.Fprintf(log, "  peak RSS %.0f MiB\n", res.PeakRSS)
+	if len(res.Errors) == 0 {
+		res.Errors = nil
+	}
+	out, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(out))
+	if res.Errors != nil {
+		return fmt.Errorf("mvp bench: %d measurement(s) failed (see \"errors\")", len(res.Errors))
+	}
+	return nil
+}
+
+// measurePeak times plain matmuls of the update's and the decision's shapes on the update backend
+// and reads the CPU's theoretical peak, then states the achieved fractions.
+func measurePeak(backend compute.Backend, name string, minTime time.Duration, res *benchResult, log io.Writer) *benchPeak {
+	p := &benchPeak{MatmulBackend: name}
+	var err error
+	short := min(minTime, 2*time.Second)
+	for _, m := range []struct {
+		rows int
+		dst  *float64
+	}{{8192, &p.Matmul8192}, {256, &p.Matmul256}, {32, &p.Matmul32}} {
+		if *m.dst, err = perf.MatmulFLOPs(backend, m.rows, 512, 512, short); err != nil {
+			res.Errors[fmt.Sprintf("matmul %d", m.rows)] = err.Error()
+		}
+	}
+	fmt.Fprintf(log, "  matmul FLOP/s on %s: %d×512×512 %.1f G, 256×512×512 %.1f G, 32×512×512 %.1f G\n",
+		name, 8192, p.Matmul8192/1e9, p.Matmul256/1e9, p.Matmul32/1e9)
+	if cpu, err := perf.ReadCPUPeak(); err == nil {
+		p.CPU = &cpu
+		fmt.Fprintf(log, "  CPU %q: %d cores × %.2f GHz × %d FMA units (assumed) × %d fp32 lanes × 2 = %.0f GFLOP/s\n",
+			cpu.Model, cpu.Cores, cpu.ClockGHz, cpu.FMAUnits, cpu.Lanes, cpu.FLOPs/1e9)
+	}
+	if u := res.MVPUpdate; u != nil {
+		p.UpdateOfPeak = frac(u.FLOPsPerSec, p.Matmul8192)
+		if p.CPU != nil {
+			p.UpdateOfCPU = frac(u.FLOPsPerSec, p.CPU.FLOPs)
+		}
+		fmt.Fprintf(log, "  MVP update: %.0f%% of the 8192-row matmul rate, %.0f%% of the CPU peak\n",
+			100*p.UpdateOfPeak, 100*p.UpdateOfCPU)
+	}
+	for _, a := range res.Act {
+		if a.Backend == res.Flat["act_backend"] {
+			p.ActOfPeak = frac(a.FLOPsPerSec, p.Matmul32)
+			if p.CPU != nil {
+				p.ActOfCPU = frac(a.FLOPsPerSec, p.CPU.FLOPs)
+			}
+		}
+	}
+	return p
+}
+
+func frac(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return a / b
+}
+
+func splitList(s, sep string) []string {
+	var out []string
+	for _, p := range strings.Split(s, sep) {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseWidths(s string) ([]int, error) {
+	var out []int
+	for _, p := range splitList(s, ",") {
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("--hidden: bad width %q in %q", p, s)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--hidden: no widths in %q", s)
+	}
+	return out, nil
+}

@@ -1,0 +1,132 @@
+package perf
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gomlx/compute"
+
+	"github.com/gomvp/gomvp/mvp"
+)
+
+// AgentConfig returns the agent config of kind at these sizes: the defaults of
+// mvp.DefaultAgentConfig with the sizes applied, so a benchmark runs the graph `mvp train` runs.
+func (s Sizes) AgentConfig(kind string) mvp.AgentConfig {
+	c := mvp.DefaultAgentConfig(kind, s.ObsDim, s.ActDim)
+	c.Horizon, c.Candidates, c.BatchSize = s.Horizon, s.Candidates, s.Batch
+	c.ActorHidden = append([]int(nil), s.ActorHidden...)
+	c.Critic.Hidden = append([]int(nil), s.CriticHidden...)
+	c.Critic.Ensemble = s.Ensemble
+	c.Seed = 1
+	return c
+}
+
+// RandomBatch returns a batch of cfg's sizes filled with seeded random data (all steps valid, no
+// terminal), the shape and value ranges of real chunked transitions.
+func RandomBatch(cfg mvp.AgentConfig, seed uint64) *mvp.Batch {
+	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	n := cfg.BatchSize
+	normal := func(k int) []float32 {
+		x := make([]float32, k)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		return x
+	}
+	act := make([]float32, n*cfg.ChunkDim())
+	for i := range act {
+		act[i] = float32(cfg.ActionLow + (cfg.ActionHigh-cfg.ActionLow)*r.Float64())
+	}
+	ones := func(k int) []float32 {
+		x := make([]float32, k)
+		for i := range x {
+			x[i] = 1
+		}
+		return x
+	}
+	return &mvp.Batch{
+		Size: n, Obs: normal(n * cfg.ObsDim), Actions: act, ChunkReward: normal(n),
+		NextObs: normal(n * cfg.ObsDim), Mask: ones(n), Valid: ones(n * cfg.Horizon),
+	}
+}
+
+// UpdateResult is the timing of Agent.Update.
+type UpdateResult struct {
+	StepsPerSec float64 `json:"steps_per_s"`
+	MedianMs    float64 `json:"median_ms"`
+	Iters       int     `json:"iters"`
+	CompileSec  float64 `json:"compile_s"` // first call: graph building, compilation and one step
+	FLOPs       float64 `json:"flops"`     // matmul FLOPs of one update (see Sizes)
+	FLOPsPerSec float64 `json:"flops_per_s"`
+}
+
+// BenchUpdate builds an agent of kind (with or without its critic) on backend and times
+// Agent.Update on a fixed random batch for about minTime after one untimed warm-up call.
+func BenchUpdate(backend compute.Backend, s Sizes, kind string, withCritic bool, minTime time.Duration) (UpdateResult, error) {
+	cfg := s.AgentConfig(kind)
+	cfg.UseCritic = withCritic
+	agent, err := mvp.NewAgent(backend, cfg)
+	if err != nil {
+		return UpdateResult{}, fmt.Errorf("perf: %s agent: %w", kind, err)
+	}
+	batch := RandomBatch(cfg, 7)
+	t0 := time.Now()
+	if _, err := agent.Update(batch); err != nil {
+		return UpdateResult{}, fmt.Errorf("perf: first %s update: %w", kind, err)
+	}
+	res := UpdateResult{CompileSec: time.Since(t0).Seconds()}
+	t, err := TimeLoop(func() error { _, err := agent.Update(batch); return err }, 1, 3, minTime)
+	if err != nil {
+		return res, fmt.Errorf("perf: %s update: %w", kind, err)
+	}
+	res.StepsPerSec, res.MedianMs, res.Iters = t.Rate(), ms(t.Median()), len(t.Durations)
+	res.FLOPs = s.updateFLOPs(kind, withCritic)
+	res.FLOPsPerSec = res.FLOPs * res.StepsPerSec
+	return res, nil
+}
+
+func (s Sizes) updateFLOPs(kind string, withCritic bool) float64 {
+	isFlow := kind != mvp.KindMVP && kind != mvp.KindMVPLambda0
+	switch {
+	case isFlow && withCritic:
+		return s.QCUpdateFLOPs()
+	case isFlow:
+		return s.FlowActorFLOPs()
+	case withCritic:
+		return s.MVPUpdateFLOPs()
+	}
+	return s.MVPActorFLOPs()
+}
+
+// ActResult is the latency of one action decision, Agent.Act on a single state.
+type ActResult struct {
+	Backend     string  `json:"backend"`
+	MedianMs    float64 `json:"median_ms"`
+	P99Ms       float64 `json:"p99_ms"`
+	Iters       int     `json:"iters"`
+	FLOPs       float64 `json:"flops"`
+	FLOPsPerSec float64 `json:"flops_per_s"` // at the median latency
+}
+
+// BenchAct builds an MVP agent on backend and times Agent.Act at batch 1 (N candidates, critic
+// scoring, argmax, noise drawn in the graph) for about minTime after a warm-up.
+func BenchAct(backend compute.Backend, name string, s Sizes, minTime time.Duration) (ActResult, error) {
+	cfg := s.AgentConfig(mvp.KindMVP)
+	agent, err := mvp.NewAgent(backend, cfg)
+	if err != nil {
+		return ActResult{}, fmt.Errorf("perf: act agent on %s: %w", name, err)
+	}
+	obs := RandomBatch(cfg, 11).Obs[:cfg.ObsDim]
+	rng := mvp.NewActRNG(3)
+	t, err := TimeLoop(func() error { _, err := agent.Act(obs, rng); return err }, 20, 200, minTime)
+	if err != nil {
+		return ActResult{}, fmt.Errorf("perf: act on %s: %w", name, err)
+	}
+	r := ActResult{Backend: name, MedianMs: ms(t.Median()), P99Ms: ms(t.Percentile(99)), Iters: len(t.Durations),
+		FLOPs: s.ActFLOPs()}
+	r.FLOPsPerSec = r.FLOPs / t.Median().Seconds()
+	return r, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
