@@ -47,7 +47,9 @@ func newRefBatch(seed uint64, b, sDim, aDim, h int, withMask bool) *refBatch {
 }
 
 func (rb *refBatch) tensors() []any {
-	col := func(x []float64) *tensors.Tensor { return tensors.FromFlatDataAndDimensions(append([]float64{}, x...), rb.b, 1) }
+	col := func(x []float64) *tensors.Tensor {
+		return tensors.FromFlatDataAndDimensions(append([]float64{}, x...), rb.b, 1)
+	}
 	valid := rb.valid
 	if valid == nil {
 		valid = make([]float64, rb.b*rb.h)

@@ -81,9 +81,9 @@ func (n *refNet) u(a []float64, t, r float64, s []float64) []float64 {
 // refBatch is one example set fed to both implementations.
 type refBatch struct {
 	b, sDim, aDim, h int
-	s, a, valid  []float64 // [b, sDim], [b, aDim], [b, h]
-	eps          []float64 // [b, aDim]
-	t, r         []float64 // [b]
+	s, a, valid      []float64 // [b, sDim], [b, aDim], [b, h]
+	eps              []float64 // [b, aDim]
+	t, r             []float64 // [b]
 }
 
 // refTerms computes L_MF and L_IVC in float64, with du/dt by central finite differences along
