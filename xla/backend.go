@@ -3,6 +3,10 @@ package xla
 import (
 	"fmt"
 	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/gomlx/compute"
@@ -10,13 +14,25 @@ import (
 )
 
 // DefaultGoConfig is the pure-Go backend configuration used when GOMLX_BACKEND is unset.
-// The go backend's default worker-pool size deadlocks on graphs as large as the MVP update
-// (a matmul holding a pool slot waits in Saturate for a slot held by another such matmul);
-// an unlimited pool cannot run out of slots.
+//
+// The go backend's worker pool has a fixed number of slots by default (2×GOMAXPROCS). An op running
+// in a slot (a matmul) calls Pool.Saturate to fan out, and Saturate waits for a free slot while the
+// pool is full without having started any task of its own; when every slot is held by such an op,
+// none can ever finish ("all goroutines are asleep"). With parallelism=-1 the pool is unlimited:
+// ops start in their own goroutines and Saturate always starts its tasks (up to GOMAXPROCS) before
+// it waits, so every waiter has running tasks whose completion wakes it. go:ops_sequential is also
+// safe (ops run in the caller, so no slot is held while Saturate waits) but gives up inter-op
+// parallelism.
 const DefaultGoConfig = "go:parallelism=-1"
 
-// NewBackend returns a backend for config ("go", "go:ops_sequential", "xla:cpu", "xla:cuda",
-// "xla:/abs/path/plugin.so", …). An empty config means GOMLX_BACKEND, or DefaultGoConfig.
+// NewBackend returns a backend for config:
+//
+//	"go", "go:parallelism=-1", "go:ops_sequential", …  the pure-Go backend (options as in compute/gobackend)
+//	"xla:cpu", "xla:cuda", "xla:cuda12", "xla:cuda13"  XLA/PJRT with a plugin found by FindPJRTPlugin
+//	"xla:/abs/path/plugin.so[,options]"                 XLA/PJRT with that plugin file
+//
+// An empty config means $GOMLX_BACKEND, or DefaultGoConfig. XLA needs a binary built with cgo
+// (make build-xla); plugins are never downloaded.
 func NewBackend(config string) (compute.Backend, error) {
 	if config == "" {
 		config = os.Getenv(compute.ConfigEnvVar)
@@ -24,11 +40,118 @@ func NewBackend(config string) (compute.Backend, error) {
 	if config == "" {
 		config = DefaultGoConfig
 	}
-	b, err := compute.NewWithConfig(config)
+	name, options, _ := strings.Cut(config, ":")
+	switch name {
+	case "go":
+		return newGoBackend(options)
+	case "xla", "stablehlo", "shlo", "hlo":
+		return newXLABackend(options)
+	}
+	if !slices.Contains(compute.List(), name) {
+		return nil, fmt.Errorf("xla: unknown backend %q in config %q (available: %s)", name, config, strings.Join(compute.List(), ", "))
+	}
+	return newBackend(config)
+}
+
+// newBackend calls compute.NewWithConfig, which reports some errors by panicking.
+func newBackend(config string) (b compute.Backend, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("xla: creating backend %q: %v", config, r)
+		}
+	}()
+	b, err = compute.NewWithConfig(config)
 	if err != nil {
 		return nil, fmt.Errorf("xla: creating backend %q: %w", config, err)
 	}
 	return b, nil
+}
+
+// newGoBackend creates the go backend. The parallelism option is applied here rather than by the
+// backend, which would print a line on stdout (breaking Example tests and CLI output).
+func newGoBackend(options string) (compute.Backend, error) {
+	var rest []string
+	parallelism, setParallelism := 0, false
+	for _, opt := range strings.Split(options, ",") {
+		if v, ok := strings.CutPrefix(opt, "parallelism="); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("xla: go backend option %q: parallelism needs an integer", opt)
+			}
+			parallelism, setParallelism = n, true
+			continue
+		}
+		if opt != "" {
+			rest = append(rest, opt)
+		}
+	}
+	b, err := newBackend("go:" + strings.Join(rest, ","))
+	if err != nil {
+		return nil, err
+	}
+	if setParallelism {
+		if err := setGoParallelism(b, parallelism); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// setGoParallelism calls b.Workers.SetMaxParallelism(n) on the go backend (its type is internal
+// to compute, hence reflection).
+func setGoParallelism(b compute.Backend, n int) error {
+	v := reflect.ValueOf(b)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() == reflect.Struct {
+		if w := v.FieldByName("Workers"); w.IsValid() {
+			if m := w.MethodByName("SetMaxParallelism"); m.IsValid() {
+				m.Call([]reflect.Value{reflect.ValueOf(n)})
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("xla: cannot set the parallelism of backend %s (unsupported compute version?)", b.Name())
+}
+
+// GoParallelism returns the worker-pool size of a go backend (-1: unlimited, 0: sequential), or an
+// error for other backends.
+func GoParallelism(b compute.Backend) (int, error) {
+	v := reflect.ValueOf(b)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() == reflect.Struct {
+		if w := v.FieldByName("Workers"); w.IsValid() {
+			if m := w.MethodByName("MaxParallelism"); m.IsValid() {
+				return int(m.Call(nil)[0].Int()), nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("xla: backend %s is not the go backend", b.Name())
+}
+
+// newXLABackend resolves the plugin and creates the XLA/PJRT backend.
+func newXLABackend(options string) (compute.Backend, error) {
+	plugin, opts, _ := strings.Cut(options, ",")
+	if plugin == "" {
+		plugin = "cpu"
+	}
+	path, err := FindPJRTPlugin(plugin, DefaultPluginLocations())
+	if err != nil {
+		return nil, err
+	}
+	if !xlaLinked {
+		return nil, fmt.Errorf("xla: found PJRT plugin %s, but this binary was built without XLA support "+
+			"(-tags noxla or CGO_ENABLED=0): build with `make build-xla`", path)
+	}
+	prepareCUDAEnv(path)
+	config := "xla:" + path
+	if opts != "" {
+		config += "," + opts
+	}
+	return newBackend(config)
 }
 
 var (

@@ -1,0 +1,104 @@
+package xla
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// touch creates an empty file (and its directories) under root.
+func touch(t *testing.T, root, rel string) string {
+	t.Helper()
+	p := filepath.Join(root, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestFindPJRTPlugin(t *testing.T) {
+	root := t.TempDir()
+	envDir := filepath.Join(root, "env")
+	libDir := filepath.Join(root, "lib")
+	site12 := filepath.Join(root, "venv12/lib/python3.11/site-packages")
+	site13 := filepath.Join(root, "venv13/lib/python3.12/site-packages")
+	cpuInEnv := touch(t, envDir, "pjrt_c_api_cpu_plugin.so")
+	cpuInLib := touch(t, libDir, "pjrt_c_api_cpu_plugin.so")
+	versioned := touch(t, libDir, "pjrt_c_api_tpu_v0.1.2_plugin.so")
+	cuda12 := touch(t, site12, "jax_plugins/xla_cuda12/xla_cuda_plugin.so")
+	cuda13 := touch(t, site13, "jax_plugins/xla_cuda13/xla_cuda_plugin.so")
+	explicit := touch(t, root, "custom/my_plugin.so")
+	_ = os.MkdirAll(filepath.Join(root, "empty"), 0o755)
+
+	cases := []struct {
+		name string
+		loc  PluginLocations
+		want string
+	}{
+		{"cpu", PluginLocations{LibraryPath: []string{envDir}, LibDirs: []string{libDir}}, cpuInEnv},
+		{"cpu", PluginLocations{LibraryPath: []string{filepath.Join(root, "empty")}, LibDirs: []string{libDir}}, cpuInLib},
+		{"cpu", PluginLocations{LibraryPath: []string{cpuInLib}}, cpuInLib}, // An entry naming the file.
+		{"tpu", PluginLocations{LibDirs: []string{libDir}}, versioned},
+		{"cuda", PluginLocations{LibDirs: []string{libDir}, SitePackages: []string{site12}}, cuda12},
+		{"cuda", PluginLocations{SitePackages: []string{site12, site13}}, cuda12}, // First site dir wins.
+		{"cuda13", PluginLocations{SitePackages: []string{site12, site13}}, cuda13},
+		{"cuda", PluginLocations{LibraryPath: []string{filepath.Dir(cuda13)}, SitePackages: []string{site12}}, cuda13},
+		{explicit, PluginLocations{}, explicit},
+	}
+	for _, tc := range cases {
+		got, err := FindPJRTPlugin(tc.name, tc.loc)
+		if err != nil {
+			t.Errorf("FindPJRTPlugin(%q, %+v): %v", tc.name, tc.loc, err)
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("FindPJRTPlugin(%q, %+v) = %s, want %s", tc.name, tc.loc, got, tc.want)
+		}
+	}
+
+	// Not found: the error lists where it looked, and says nothing was downloaded.
+	loc := PluginLocations{LibraryPath: []string{envDir}, LibDirs: []string{libDir}, SitePackages: []string{filepath.Join(root, "empty")}}
+	_, err := FindPJRTPlugin("cuda12", loc)
+	if err == nil {
+		t.Fatal("found a cuda12 plugin in directories without one")
+	}
+	for _, want := range []string{
+		filepath.Join(envDir, "pjrt_c_api_cuda12_plugin.so"),
+		filepath.Join(libDir, "pjrt_c_api_cuda_plugin.so"),
+		filepath.Join(root, "empty", "jax_plugins/xla_cuda12/xla_cuda_plugin.so"),
+		"jax-cuda12-pjrt", PJRTPluginPathEnv, "nothing is downloaded",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+	if _, err := FindPJRTPlugin(filepath.Join(root, "missing.so"), loc); err == nil || !strings.Contains(err.Error(), "missing.so") {
+		t.Errorf("explicit missing path: want an error naming it, got %v", err)
+	}
+}
+
+func TestDefaultPluginLocations(t *testing.T) {
+	root := t.TempDir()
+	t.Setenv(PJRTPluginPathEnv, "/a:/b:")
+	venv := filepath.Join(root, "venv")
+	site := filepath.Join(venv, "lib/python3.11/site-packages")
+	if err := os.MkdirAll(site, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VIRTUAL_ENV", venv)
+	loc := DefaultPluginLocations()
+	if len(loc.LibraryPath) != 2 || loc.LibraryPath[0] != "/a" || loc.LibraryPath[1] != "/b" {
+		t.Errorf("LibraryPath = %v, want [/a /b]", loc.LibraryPath)
+	}
+	found := false
+	for _, d := range loc.SitePackages {
+		found = found || d == site
+	}
+	if !found {
+		t.Errorf("site-packages of $VIRTUAL_ENV (%s) not among %v", site, loc.SitePackages)
+	}
+}
