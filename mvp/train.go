@@ -83,6 +83,9 @@ type Trainer struct {
 	Agent   *Agent
 	Data    *datasets.Dataset
 	MakeEnv EnvMaker
+	// AfterUpdate, if set, is called after every update with its step and metrics (live plots in
+	// a notebook, custom stopping rules).
+	AfterUpdate func(step int64, metrics map[string]float64)
 
 	state   trainState
 	resumed int64
@@ -269,6 +272,9 @@ func (t *Trainer) update(ctx context.Context, s *datasets.Sampler, b *datasets.B
 	t.state.Step++
 	ac.add(m)
 	step := t.state.Step
+	if t.AfterUpdate != nil {
+		t.AfterUpdate(step, m)
+	}
 	if t.bar != nil {
 		t.bar.Update(step)
 	}

@@ -1,0 +1,170 @@
+package mvp
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomvp/gomvp/datasets"
+	"github.com/gomvp/gomvp/plugins"
+	_ "github.com/gomvp/gomvp/plugins/toy"
+)
+
+func toyData(t testing.TB, spec string, episodes string) *datasets.Dataset {
+	t.Helper()
+	d, err := plugins.LoadDataset(spec, plugins.DatasetOptions{Extra: map[string]string{"episodes": episodes}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func toyEnvs(spec string) EnvMaker {
+	return func(int) (plugins.Env, error) { return plugins.MakeEnv(spec, plugins.EnvOptions{}) }
+}
+
+func smallTrainConfig(kind string, d *datasets.Dataset, out string) TrainConfig {
+	ac := tinyAgentConfig(kind)
+	ac.ObsDim, ac.ActDim = d.ObsDim, d.ActDim
+	cfg := DefaultTrainConfig(ac)
+	cfg.OfflineSteps, cfg.OnlineSteps = 40, 0
+	cfg.EvalEvery, cfg.EvalEpisodes, cfg.EvalEnvs = 20, 2, 2
+	cfg.LogEvery, cfg.CheckpointEvery, cfg.Keep = 5, 10, 2
+	cfg.Seed, cfg.Out, cfg.Progress = 3, out, false
+	return cfg
+}
+
+func storeValues(t testing.TB, a *Agent) map[string][]byte {
+	out := map[string][]byte{}
+	for v := range a.Store.IterVariables() {
+		tv := v.MustValue()
+		tv.ConstBytes(func(b []byte) { out[v.Path()] = append([]byte(nil), b...) })
+	}
+	return out
+}
+
+// TestKillAndResume stops a run mid-way (as a kill would: after a checkpoint, with steps done past
+// it that are lost), resumes it in the same directory and checks that parameters, optimizer state,
+// training metrics and the final evaluation equal those of an unbroken run.
+func TestKillAndResume(t *testing.T) {
+	backend := agentTestBackend(t)
+	d := toyData(t, "toy:pointmass", "10")
+	for _, kind := range []string{KindMVP, KindBC} {
+		t.Run(kind, func(t *testing.T) {
+			dir := t.TempDir()
+			run := func(out string, stopAt int64) (*TrainSummary, *Trainer, error) {
+				tr, err := NewTrainer(backend, smallTrainConfig(kind, d, out), d, toyEnvs("toy:pointmass"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				var m25 map[string]float64
+				tr.AfterUpdate = func(step int64, m map[string]float64) {
+					if step == 35 {
+						m25 = m
+					}
+					if step == stopAt {
+						cancel()
+					}
+				}
+				sum, err := tr.Run(ctx)
+				if sum != nil {
+					sum.LastMetrics = m25
+				}
+				return sum, tr, err
+			}
+			full, fullTr, err := run(filepath.Join(dir, "full"), -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			broken := filepath.Join(dir, "broken")
+			if _, _, err := run(broken, 25); !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted run returned %v, want context.Canceled", err)
+			}
+			cks, _ := ListCheckpoints(filepath.Join(broken, "checkpoints"))
+			if len(cks) != 2 || filepath.Base(cks[1]) != "ckpt-000000000020.gmvp" {
+				t.Fatalf("checkpoints after the interruption: %v, want the last two up to step 20", cks)
+			}
+			resumed, resTr, err := run(broken, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resumed.ResumedFrom != 20 || resumed.Steps != 40 {
+				t.Fatalf("resumed from %d to %d, want 20 → 40", resumed.ResumedFrom, resumed.Steps)
+			}
+			if resumed.Final != full.Final {
+				t.Errorf("final evaluation %+v after resuming, %+v unbroken", resumed.Final, full.Final)
+			}
+			for k, v := range full.LastMetrics {
+				if resumed.LastMetrics[k] != v {
+					t.Errorf("metric %s at step 35: %v after resuming, %v unbroken", k, resumed.LastMetrics[k], v)
+				}
+			}
+			a, b := storeValues(t, fullTr.Agent), storeValues(t, resTr.Agent)
+			if len(a) != len(b) {
+				t.Fatalf("%d variables after resuming, %d unbroken", len(b), len(a))
+			}
+			for k, v := range a {
+				if string(b[k]) != string(v) {
+					t.Errorf("variable %s differs between the resumed and the unbroken run", k)
+				}
+			}
+		})
+	}
+}
+
+// TestCheckpointCorruption checks that a truncated newest checkpoint is reported and skipped, and
+// that Keep prunes old files.
+func TestCheckpointCorruption(t *testing.T) {
+	backend := agentTestBackend(t)
+	a, err := NewAgent(backend, tinyAgentConfig(KindMVP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for step := int64(1); step <= 4; step++ {
+		if _, err := SaveCheckpoint(dir, step, a, map[string]int64{"step": step}, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, _ := ListCheckpoints(dir)
+	if len(all) != 3 {
+		t.Fatalf("%d checkpoints kept, want 3", len(all))
+	}
+	raw, _ := os.ReadFile(all[2])
+	if err := os.WriteFile(all[2], raw[:len(raw)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadCheckpoint(all[2]); err == nil {
+		t.Fatal("truncated checkpoint read without error")
+	}
+	ck, err := LatestCheckpoint(dir)
+	if err != nil || ck.Step != 3 {
+		t.Fatalf("LatestCheckpoint = %v, %v; want step 3", ck, err)
+	}
+	b, err := LoadAgent(backend, ck, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	va, vb := storeValues(t, a), storeValues(t, b)
+	for k, v := range va {
+		if string(vb[k]) != string(v) {
+			t.Errorf("variable %s not restored", k)
+		}
+	}
+	// Acting from the restored agent gives the same actions.
+	obs := make([]float32, 2*a.Config.ObsDim)
+	x, _ := a.Act(obs, NewActRNG(5))
+	y, _ := b.Act(obs, NewActRNG(5))
+	for i := range x {
+		if x[i] != y[i] {
+			t.Fatalf("restored agent acts differently: %v vs %v", x, y)
+		}
+	}
+}
+
+var _ = tensors.FromScalar[float32]
