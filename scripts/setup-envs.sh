@@ -8,6 +8,7 @@ if [ ! -x .venv/bin/python ]; then
 	python3 -m venv .venv
 fi
 PY=.venv/bin/python
+"$PY" -m pip --version >/dev/null 2>&1 || "$PY" -m ensurepip --upgrade >/dev/null
 if ! "$PY" -c 'import numpy, gymnasium, mujoco, ogbench' 2>/dev/null; then
 	"$PY" -m pip install --quiet --disable-pip-version-check \
 		'numpy<3' 'gymnasium==1.*' 'mujoco>=3.1.6' 'ogbench==1.2.2'

@@ -119,11 +119,11 @@ func (c *Cube) Render(size int) *image.Paletted {
 	// Height gauge: 0 … 0.35 m from bottom to top.
 	gauge := func(z float64, col uint8, b float64) {
 		a := cv.a0 + 0.78 - 0.76*z/cubeHi[2]
-		cv.fill(a-0.006, a+0.006, b-0.012, b+0.012, col, func(x, y float64) bool { return true })
+		cv.fill(a-0.006, a+0.006, b-0.008, b+0.008, col, func(x, y float64) bool { return true })
 	}
-	cv.fill(cv.a0+0.02, cv.a0+0.78, 0.365, 0.367, colBlack, func(a, b float64) bool { return true })
-	gauge(c.eff[2], colEffector, 0.35)
-	gauge(c.cube[2], colCube, 0.38)
+	cv.fill(cv.a0+0.02, cv.a0+0.78, 0.381, 0.383, colBlack, func(a, b float64) bool { return true })
+	gauge(c.eff[2], colEffector, 0.372)
+	gauge(c.cube[2], colCube, 0.392)
 	return cv.img
 }
 

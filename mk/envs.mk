@@ -1,0 +1,41 @@
+# Environments: the embedded toy tasks, the remote (Python) environment plugin, OGBench data.
+#
+#   make test-realenv   remote envs against real gymnasium and OGBench servers, the OGBench oracle
+#                       dataset script on 2 short episodes, read back by OGBench's own loader
+#   make ogbench-data   100 episodes of cube-double play with OGBench's oracles (about 10 minutes)
+#                       into $(OGBENCH_OUT) (OGBENCH_ENV, OGBENCH_EPISODES, OGBENCH_OUT override)
+#   make bench-envs     toy environment steps per second on one core
+#
+# The Python side (.venv with numpy, gymnasium, mujoco, ogbench) comes from scripts/setup-envs.sh.
+
+ENVS_PYTHON      ?= .venv/bin/python
+OGBENCH_ENV      ?= cube-double-v0
+OGBENCH_EPISODES ?= 100
+OGBENCH_OUT      ?= out/ogbench/$(subst -v0,-play-v0,$(OGBENCH_ENV)).npz
+REALENV_OUT      := out/test-realenv
+
+.PHONY: test-realenv ogbench-data bench-envs envs-setup
+CI_TARGETS += test-realenv
+
+envs-setup:
+	bash scripts/setup-envs.sh
+
+test-realenv:
+	test -x $(ENVS_PYTHON) || { echo "no $(ENVS_PYTHON): run scripts/setup-envs.sh" >&2; exit 1; }
+	$(PURE) MVP_PYTHON=$(abspath $(ENVS_PYTHON)) $(GO) test -tags $(GOTAGS),realenv -count=1 -timeout 20m -v -run 'Gym|OGBench' ./plugins/remote/
+	rm -rf $(REALENV_OUT) && mkdir -p $(REALENV_OUT)
+	$(ENVS_PYTHON) scripts/ogbench_oracle_dataset.py --env cube-double-v0 --episodes 2 --val-episodes 1 --steps 200 \
+		--out $(REALENV_OUT)/cube-double-play-v0.npz
+	$(ENVS_PYTHON) -c 'import sys, numpy as np, ogbench.utils as u; \
+		d = u.load_dataset(sys.argv[1]); n = len(d["observations"]); \
+		assert n == 400 and d["observations"].shape[1] == 37 and d["terminals"].sum() == 2, (n, d["terminals"].sum()); \
+		assert np.isfinite(d["observations"]).all() and np.abs(d["actions"]).max() <= 1; \
+		print("ogbench.utils.load_dataset:", n, "transitions of", d["observations"].shape[1], "dims, 2 trajectories")' \
+		$(REALENV_OUT)/cube-double-play-v0.npz
+
+ogbench-data:
+	test -x $(ENVS_PYTHON) || { echo "no $(ENVS_PYTHON): run scripts/setup-envs.sh" >&2; exit 1; }
+	$(ENVS_PYTHON) scripts/ogbench_oracle_dataset.py --env $(OGBENCH_ENV) --episodes $(OGBENCH_EPISODES) --out $(OGBENCH_OUT)
+
+bench-envs:
+	$(PURE) $(GO) test -tags $(GOTAGS) -run '^$$' -bench 'Step' -benchtime 1000000x -cpu 1 ./plugins/toy/
