@@ -2,5 +2,6 @@ package main
 
 // Concrete plugins linked into the command, one per line.
 import (
+	_ "github.com/gomvp/gomvp/plugins/remote"
 	_ "github.com/gomvp/gomvp/plugins/toy"
 )
