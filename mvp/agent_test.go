@@ -6,9 +6,6 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomvp/gomvp/xla"
 )
 
@@ -64,25 +61,38 @@ func TestAgentsUpdateAndAct(t *testing.T) {
 	for _, kind := range Kinds {
 		t.Run(kind, func(t *testing.T) {
 			c := tinyAgentConfig(kind)
+			c.LearningRate = 3e-3
 			a, err := NewAgent(backend, c)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var first, last map[string]float64
-			for i := range 30 {
+			// The generative losses are noisy (random t, r, ε per step): compare window means.
+			const steps, win = 80, 15
+			var early, late map[string]float64 = map[string]float64{}, map[string]float64{}
+			for i := range steps {
 				m, err := a.Update(randomBatch(c, 1))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if i == 0 {
-					first = m
+				for k, v := range m {
+					if i < win {
+						early[k] += v / win
+					} else if i >= steps-win {
+						late[k] += v / win
+					}
 				}
-				last = m
 			}
-			if !(last["actor_loss"] < first["actor_loss"]) {
-				t.Errorf("actor loss did not decrease on a fixed batch: %v → %v", first["actor_loss"], last["actor_loss"])
+			for _, k := range []string{"actor_loss", "critic_loss"} {
+				if _, ok := early[k]; !ok {
+					continue
+				}
+				if !(late[k] < early[k]) {
+					t.Errorf("%s did not decrease on a fixed batch: %v → %v", k, early[k], late[k])
+				}
 			}
-			t.Logf("first %v\nlast %v", first, last)
+			if _, ok := early["critic_loss"]; ok != c.UseCritic {
+				t.Errorf("critic_loss reported = %v, UseCritic = %v", ok, c.UseCritic)
+			}
 			rng := NewActRNG(1)
 			act, err := a.Act(make([]float32, 2*c.ObsDim), rng)
 			if err != nil {
@@ -100,6 +110,3 @@ func TestAgentsUpdateAndAct(t *testing.T) {
 	}
 }
 
-var _ = graph.Add
-var _ = tensors.FromScalar[float32]
-var _ = model.NewStore

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomvp/gomvp/datasets"
 	"github.com/gomvp/gomvp/plugins"
 	_ "github.com/gomvp/gomvp/plugins/toy"
@@ -167,4 +166,3 @@ func TestCheckpointCorruption(t *testing.T) {
 	}
 }
 
-var _ = tensors.FromScalar[float32]
