@@ -30,7 +30,9 @@ test-realenv:
 		d = u.load_dataset(sys.argv[1]); n = len(d["observations"]); \
 		assert n == 400 and d["observations"].shape[1] == 37 and d["terminals"].sum() == 2, (n, d["terminals"].sum()); \
 		assert np.isfinite(d["observations"]).all() and np.abs(d["actions"]).max() <= 1; \
-		print("ogbench.utils.load_dataset:", n, "transitions of", d["observations"].shape[1], "dims, 2 trajectories")' \
+		moved = np.abs(np.diff(np.load(sys.argv[1])["qpos"][:, 14:17], axis=0)).sum(); \
+		assert moved > 0.05, f"the oracle never moved the first cube ({moved:.3f} m)"; \
+		print("ogbench.utils.load_dataset:", n, "transitions of", d["observations"].shape[1], "dims, 2 trajectories; first cube moved", round(moved, 2), "m")' \
 		$(REALENV_OUT)/cube-double-play-v0.npz
 
 ogbench-data:
