@@ -1,0 +1,201 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomvp/gomvp/mvp"
+	"github.com/gomvp/gomvp/mvp/fitbench"
+	"github.com/gomvp/gomvp/xla"
+)
+
+func init() {
+	register(&command{name: "fit", summary: "fitting benchmark: MVP (λ=1, λ=0) vs flow (K=10, K=1) on known multimodal distributions", run: runFit})
+}
+
+// fitMethod is one generator of the comparison.
+type fitMethod struct {
+	name        string
+	lambda      *float64
+	sampleSteps int
+	build       func(net *mvp.NetworkConfig) (mvp.Generator, error)
+}
+
+func fitMethods() map[string]fitMethod {
+	one, zero := 1.0, 0.0
+	mvpWith := func(lambda float64) func(net *mvp.NetworkConfig) (mvp.Generator, error) {
+		return func(net *mvp.NetworkConfig) (mvp.Generator, error) {
+			return mvp.NewMVP(mvp.NewConfig().WithNet(net).WithLambda(lambda))
+		}
+	}
+	flowWith := func(k int) func(net *mvp.NetworkConfig) (mvp.Generator, error) {
+		return func(net *mvp.NetworkConfig) (mvp.Generator, error) {
+			return mvp.NewFlow(mvp.NewFlowConfig().WithNet(net).WithSteps(k))
+		}
+	}
+	return map[string]fitMethod{
+		"mvp":         {"mvp", &one, 1, mvpWith(1)},
+		"mvp-lambda0": {"mvp-lambda0", &zero, 1, mvpWith(0)},
+		"flow-k10":    {"flow-k10", nil, 10, flowWith(10)},
+		"flow-k1":     {"flow-k1", nil, 1, flowWith(1)},
+	}
+}
+
+type fitMethodJSON struct {
+	*fitbench.Result
+	Lambda      *float64 `json:"lambda,omitempty"`
+	SampleSteps int      `json:"sample_steps"`
+}
+
+func runFit(args []string) error {
+	fs := flag.NewFlagSet("fit", flag.ContinueOnError)
+	def := fitbench.NewConfig()
+	steps := fs.Int("steps", def.Steps, "training steps per method (same budget for all)")
+	batch := fs.Int("batch", def.Batch, "batch size")
+	lr := fs.Float64("lr", def.LearningRate, "Adam learning rate")
+	seed := fs.Int64("seed", def.Seed, "seed of initialisation, data, noise and evaluation")
+	widths := fs.String("widths", "256,256,256", "hidden widths of the shared network (comma-separated)")
+	evalStates := fs.Int("eval-states", def.EvalStatesPerFamily, "held-out states per family")
+	samples := fs.Int("samples", def.EvalSamples, "samples per held-out state (model and truth)")
+	mmd := fs.Int("mmd-samples", def.MMDSamples, "subsample for MMD (0: skip)")
+	families := fs.String("families", "modes,ring,checkerboard", "distribution families (comma-separated)")
+	methods := fs.String("methods", "mvp,mvp-lambda0,flow-k10,flow-k1", "methods to train, in order")
+	backendCfg := fs.String("backend", "", "backend config (default: $GOMLX_BACKEND or "+xla.DefaultGoConfig+")")
+	asJSON := fs.Bool("json", false, "print only progress to stderr and one JSON object on stdout")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	net := mvp.NewNetworkConfig()
+	var ws []int
+	for _, w := range strings.Split(*widths, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(w))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("-widths: %q is not a positive integer", w)
+		}
+		ws = append(ws, n)
+	}
+	net.MLP.WithWidths(ws...)
+
+	var fams []fitbench.Family
+	for _, name := range strings.Split(*families, ",") {
+		f, err := fitbench.ParseFamily(strings.TrimSpace(name))
+		if err != nil {
+			return fmt.Errorf("-families: %w", err)
+		}
+		fams = append(fams, f)
+	}
+	task := fitbench.NewTask(fams...)
+
+	cfg := fitbench.NewConfig()
+	cfg.Steps, cfg.Batch, cfg.LearningRate, cfg.Seed = *steps, *batch, *lr, *seed
+	cfg.EvalStatesPerFamily, cfg.EvalSamples, cfg.MMDSamples = *evalStates, *samples, *mmd
+
+	all := fitMethods()
+	var chosen []fitMethod
+	for _, name := range strings.Split(*methods, ",") {
+		m, ok := all[strings.TrimSpace(name)]
+		if !ok {
+			return fmt.Errorf("-methods: unknown method %q (have mvp, mvp-lambda0, flow-k10, flow-k1)", name)
+		}
+		chosen = append(chosen, m)
+	}
+
+	backend, err := xla.NewBackend(*backendCfg)
+	if err != nil {
+		return err
+	}
+	floor, err := fitbench.TruthFloor(task, cfg)
+	if err != nil {
+		return err
+	}
+
+	start := time.Now()
+	results := map[string]*fitMethodJSON{}
+	var order []string
+	for _, m := range chosen {
+		gen, err := m.build(net.Clone())
+		if err != nil {
+			return err
+		}
+		name := m.name
+		cfg.Progress = func(step int, loss float64) {
+			fmt.Fprintf(os.Stderr, "fit %-12s step %6d/%d  loss %.4f  (%s)\n", name, step, cfg.Steps, loss, time.Since(start).Round(time.Second))
+		}
+		r, err := fitbench.Fit(backend, gen, task, cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "fit %-12s SW %.4f  MMD %.4f  train %.1fs (%.0f steps/s)  sample %.1f ms/batch\n",
+			name, r.SW, r.MMD, r.TrainSeconds, r.StepsPerSecond, r.SampleMillisPerBatch)
+		results[name] = &fitMethodJSON{Result: r, Lambda: m.lambda, SampleSteps: m.sampleSteps}
+		order = append(order, name)
+	}
+
+	ratio := func(a, b string) *float64 {
+		ra, rb := results[a], results[b]
+		if ra == nil || rb == nil || rb.SW == 0 {
+			return nil
+		}
+		v := ra.SW / rb.SW
+		return &v
+	}
+	ratios := map[string]*float64{
+		"mvp_over_flow_k10":    ratio("mvp", "flow-k10"),
+		"mvp_over_flow_k1":     ratio("mvp", "flow-k1"),
+		"mvp_lambda0_over_mvp": ratio("mvp-lambda0", "mvp"),
+	}
+	checks := map[string]bool{}
+	if r := ratios["mvp_over_flow_k10"]; r != nil {
+		checks["mvp_le_1.25x_flow_k10"] = *r <= 1.25
+	}
+	if r := ratios["mvp_over_flow_k1"]; r != nil {
+		checks["mvp_le_0.5x_flow_k1"] = *r <= 0.5
+	}
+
+	if !*asJSON {
+		fmt.Printf("%-12s %8s %8s %9s %9s %12s\n", "method", "SW", "MMD", "train_s", "steps/s", "sample_ms")
+		for _, n := range order {
+			r := results[n]
+			fmt.Printf("%-12s %8.4f %8.4f %9.1f %9.1f %12.2f\n", n, r.SW, r.MMD, r.TrainSeconds, r.StepsPerSecond, r.SampleMillisPerBatch)
+		}
+		fmt.Printf("%-12s %8.4f %8.4f   (two independent sets of exact samples)\n", "truth floor", floor.SW, floor.MMD)
+	}
+	methodsOut := make([]*fitMethodJSON, 0, len(order))
+	for _, n := range order {
+		methodsOut = append(methodsOut, results[n])
+	}
+	famNames := make([]string, len(fams))
+	for i, f := range fams {
+		famNames[i] = f.String()
+	}
+	out := map[string]any{
+		"command":  "fit",
+		"families": famNames,
+		"steps":    cfg.Steps, "batch": cfg.Batch, "lr": cfg.LearningRate, "seed": cfg.Seed,
+		"network":           fmt.Sprintf("%v %s", ws, net.MLP.Activation),
+		"backend":           backend.Name(),
+		"cpus":              runtime.NumCPU(),
+		"eval_states":       len(task.HeldOutStates(cfg.EvalStatesPerFamily)),
+		"samples_per_state": cfg.EvalSamples,
+		"distance":          "sliced W2 (128 projections), averaged over held-out states",
+		"truth_floor_sw":    floor.SW,
+		"truth_floor_mmd":   floor.MMD,
+		"methods":           methodsOut,
+		"ratios":            ratios,
+		"checks":            checks,
+		"total_s":           time.Since(start).Seconds(),
+	}
+	line, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(line))
+	return nil
+}
