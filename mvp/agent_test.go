@@ -109,4 +109,3 @@ func TestAgentsUpdateAndAct(t *testing.T) {
 		})
 	}
 }
-

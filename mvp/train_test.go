@@ -165,4 +165,3 @@ func TestCheckpointCorruption(t *testing.T) {
 		}
 	}
 }
-
