@@ -16,15 +16,39 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 )
 
+// ErrNoONNX is returned by ONNX in builds without the onnx tag (see ONNXAvailable).
+var ErrNoONNX = errors.New("export: ONNX export needs the onnxruntime backend, which this build leaves out: " +
+	"build with cgo and -tags onnx (make build-export → bin/mvp-export) and point ONNXRUNTIME_SHARED_LIBRARY_PATH at libonnxruntime.so ≥ 1.26")
+
+// ErrNoStableHLO is returned by StableHLO in builds without XLA (see StableHLOAvailable).
+var ErrNoStableHLO = errors.New("export: StableHLO export needs XLA/PJRT, which this pure-Go build (-tags noxla) leaves out: " +
+	"build with cgo and without the noxla tag (make build-export → bin/mvp-export) and provide a PJRT plugin")
+
 // Spec is a graph function to export: Fn maps the inputs to the outputs; Store holds its
 // variables, all with values; Inputs are the static shapes it is compiled for; InputNames and OutputNames name
 // the exported graph's inputs and outputs (empty: backend defaults).
 type Spec struct {
+	// Name of the exported graph (ONNX graph name, StableHLO module name). Default "exported".
+	Name        string
 	Store       *model.Store
 	Fn          func(scope *model.Scope, inputs []*graph.Node) []*graph.Node
 	Inputs      []shapes.Shape
 	InputNames  []string
 	OutputNames []string
+}
+
+// name returns Name as an identifier valid in ONNX and MLIR.
+func (s *Spec) name() string {
+	if s.Name == "" {
+		return "exported"
+	}
+	b := []byte(s.Name)
+	for i, c := range b {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' && i > 0) {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 func (s *Spec) validate() error {

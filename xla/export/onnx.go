@@ -39,6 +39,7 @@ func ONNX(w io.Writer, spec Spec) error {
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
+	exec.WithName(spec.name())
 	defer exec.Finalize()
 	if err := gonnx.Save(backend, exec, w, spec.Inputs, spec.InputNames, spec.OutputNames); err != nil {
 		return fmt.Errorf("export: %w", err)

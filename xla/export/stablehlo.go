@@ -58,6 +58,7 @@ func StableHLO(w io.Writer, spec Spec, plugin string) error {
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
+	exec.WithName(spec.name())
 	defer exec.Finalize()
 
 	// go-xla builds the StableHLO module inside Builder.Compile and hands it straight to the
