@@ -1,8 +1,15 @@
 package nb
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -253,4 +260,100 @@ func bucketMean(v []float64, n int) []float64 {
 		}
 	}
 	return out
+}
+
+// FollowRunLog feeds l from the metrics.jsonl of a training run directory (as written by mvp's
+// Trainer, one JSON object per line with "step", "phase" and the metrics) while the run goes on in
+// another goroutine, polling every interval. keys maps "phase/metric" ("train/actor_mf",
+// "eval/success_rate") to the key under which l logs it; other metrics are ignored, and a null
+// (non-finite) value is logged as NaN. stop reads what is left, ends the polling and returns the
+// first error met (a missing file is not one: the run may not have started writing yet).
+func (l *Live) FollowRunLog(dir string, keys map[string]string, interval time.Duration) (stop func() error) {
+	f := &runLogFollower{path: filepath.Join(dir, "metrics.jsonl"), keys: keys, live: l}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				if err := f.poll(); err != nil && f.err == nil {
+					f.err = err
+				}
+			}
+		}
+	}()
+	return func() error {
+		close(quit)
+		<-done
+		if err := f.poll(); err != nil && f.err == nil {
+			f.err = err
+		}
+		return f.err
+	}
+}
+
+type runLogFollower struct {
+	path   string
+	keys   map[string]string
+	live   *Live
+	offset int64
+	err    error
+}
+
+// poll logs every complete line added since the last poll; a partly written last line waits.
+func (f *runLogFollower) poll() error {
+	file, err := os.Open(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("nb: following %s: %w", f.path, err)
+	}
+	defer file.Close()
+	if _, err := file.Seek(f.offset, io.SeekStart); err != nil {
+		return fmt.Errorf("nb: following %s: %w", f.path, err)
+	}
+	data, err := io.ReadAll(file)
+	if err != nil {
+		return fmt.Errorf("nb: following %s: %w", f.path, err)
+	}
+	end := bytes.LastIndexByte(data, '\n')
+	if end < 0 {
+		return nil
+	}
+	f.offset += int64(end + 1)
+	for i, line := range bytes.Split(data[:end], []byte{'\n'}) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var row map[string]any
+		if err := json.Unmarshal(line, &row); err != nil {
+			return fmt.Errorf("nb: %s: line %d after byte %d: %w", f.path, i+1, f.offset, err)
+		}
+		step, _ := row["step"].(float64)
+		phase, _ := row["phase"].(string)
+		vals := map[string]float64{}
+		for k, v := range row {
+			key, ok := f.keys[phase+"/"+k]
+			if !ok {
+				continue
+			}
+			switch x := v.(type) {
+			case float64:
+				vals[key] = x
+			case nil:
+				vals[key] = math.NaN()
+			}
+		}
+		if len(vals) > 0 {
+			f.live.Log(int(step), vals)
+		} else {
+			f.live.Step(int(step))
+		}
+	}
+	return nil
 }

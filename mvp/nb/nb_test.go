@@ -9,6 +9,8 @@ import (
 	"image/gif"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -349,4 +351,54 @@ func ExampleColumn() {
 	actions := []float32{0.1, -0.2, 0.3, -0.4} // two 2-D actions, flat
 	fmt.Println(Column(actions, 2, 0), Column(actions, 2, 1))
 	// Output: [0.10000000149011612 0.30000001192092896] [-0.20000000298023224 -0.4000000059604645]
+}
+
+func TestSegmentsSVG(t *testing.T) {
+	els := parseXML(t, NewPlot("").Segments("moves", []float64{0, 1}, []float64{0, 1}, []float64{2, math.NaN()}, []float64{2, 0}).SVG())
+	// Grid and legend lines are horizontal or vertical; the data segment is the only diagonal one.
+	n := 0
+	for _, e := range byName(els, "line") {
+		if attrF(t, e, "x2") > attrF(t, e, "x1") && attrF(t, e, "y2") < attrF(t, e, "y1") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d rising segments, want 1 (the other has a NaN end)", n)
+	}
+}
+
+func TestFollowRunLog(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "metrics.jsonl")
+	l := NewLive("", 0)
+	stop := l.FollowRunLog(dir, map[string]string{"train/actor_loss": "loss/actor", "eval/success_rate": "success"}, 5*time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // the file does not exist yet: not an error
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, `{"step":10,"phase":"train","time":"x","actor_loss":0.5,"critic_loss":3}`)
+	fmt.Fprintln(f, `{"step":20,"phase":"train","time":"x","actor_loss":null}`)
+	fmt.Fprint(f, `{"step":20,"phase":"eval","success_rate":0.25}`+"\n"+`{"step":30,"phase":"tr`) // last line unfinished
+	f.Close()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	x, y := l.Series("loss/actor")
+	if len(x) != 2 || x[0] != 10 || y[0] != 0.5 || !math.IsNaN(y[1]) {
+		t.Fatalf("loss/actor = %v, %v; want steps [10 20] and values [0.5 NaN]", x, y)
+	}
+	if v, ok := l.Last("success"); !ok || v != 0.25 {
+		t.Fatalf("success = %v, %v; want 0.25", v, ok)
+	}
+	if _, ok := l.Last("critic_loss"); ok {
+		t.Fatal("a metric not in keys was logged")
+	}
+
+	// A corrupt line is reported, naming the file.
+	os.WriteFile(path, []byte("{not json}\n"), 0o644)
+	stop = NewLive("", 0).FollowRunLog(dir, nil, time.Hour)
+	if err := stop(); err == nil || !strings.Contains(err.Error(), "metrics.jsonl") {
+		t.Fatalf("corrupt log: err = %v, want an error naming metrics.jsonl", err)
+	}
 }

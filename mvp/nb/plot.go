@@ -33,12 +33,14 @@ type layerKind int
 const (
 	lineLayer layerKind = iota
 	scatterLayer
+	segmentLayer
 )
 
 type layer struct {
 	name   string
 	kind   layerKind
 	x, y   []float64
+	x2, y2 []float64 // segment ends
 	color  string
 	radius float64
 }
@@ -73,6 +75,13 @@ func (p *Plot) Line(name string, x, y []float64) *Plot {
 // Scatter adds one dot per (x[i], y[i]).
 func (p *Plot) Scatter(name string, x, y []float64) *Plot {
 	p.layers = append(p.layers, layer{name: name, kind: scatterLayer, x: x, y: y, color: p.nextColor(), radius: 1.8})
+	return p
+}
+
+// Segments adds one line segment per i, from (x0[i], y0[i]) to (x1[i], y1[i]): where a sampler
+// moves each noise sample, or a velocity field drawn as short strokes.
+func (p *Plot) Segments(name string, x0, y0, x1, y1 []float64) *Plot {
+	p.layers = append(p.layers, layer{name: name, kind: segmentLayer, x: x0, y: y0, x2: x1, y2: y1, color: p.nextColor()})
 	return p
 }
 
@@ -127,6 +136,12 @@ func (p *Plot) SVG() string {
 			}
 			x0, x1 = min(x0, l.x[i]), max(x1, l.x[i])
 			y0, y1 = min(y0, ty(l.y[i])), max(y1, ty(l.y[i]))
+		}
+		for i := range segCount(l) {
+			if ok(l.x2[i], l.y2[i]) {
+				x0, x1 = min(x0, l.x2[i]), max(x1, l.x2[i])
+				y0, y1 = min(y0, ty(l.y2[i])), max(y1, ty(l.y2[i]))
+			}
 		}
 	}
 	if p.xr != nil {
@@ -229,6 +244,14 @@ func (p *Plot) SVG() string {
 				}
 			}
 			b.WriteString(`</g>`)
+		case segmentLayer:
+			fmt.Fprintf(&b, `<g stroke="%s" stroke-opacity="0.6" stroke-width="1">`, l.color)
+			for i := range segCount(l) {
+				if ok(l.x[i], l.y[i]) && ok(l.x2[i], l.y2[i]) {
+					fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, px(l.x[i]), py(l.y[i]), px(l.x2[i]), py(l.y2[i]))
+				}
+			}
+			b.WriteString(`</g>`)
 		}
 	}
 	b.WriteString(`</g>`)
@@ -243,7 +266,7 @@ func (p *Plot) SVG() string {
 		named++
 		x := padLeft + pw - 8
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end" fill="#222" stroke="white" stroke-width="3" paint-order="stroke">%s</text>`, x-16, y+4, esc(l.name))
-		if l.kind == lineLayer {
+		if l.kind != scatterLayer {
 			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"/>`, x-12, y, x, y, l.color)
 		} else {
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3.5" fill="%s"/>`, x-6, y, l.color)
@@ -251,6 +274,13 @@ func (p *Plot) SVG() string {
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
+}
+
+func segCount(l layer) int {
+	if l.kind != segmentLayer {
+		return 0
+	}
+	return min(len(l.x), len(l.y), len(l.x2), len(l.y2))
 }
 
 func esc(s string) string { return html.EscapeString(s) }
