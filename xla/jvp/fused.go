@@ -49,11 +49,25 @@ func fusedGeluRule(node *Node, t []*Node) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Mul(geluDerivative(node.Inputs()[0], exact), t[0]), nil
+	x := node.Inputs()[0]
+	if !exact {
+		return Mul(geluDerivative(x, false), t[0]), nil
+	}
+	// Φ(x) = GELU(x)/x reuses the primal instead of a second erf, which costs as much as the whole
+	// fused GELU; near 0, where the quotient is inexact, Φ(x) ≈ ½ + x·φ(0) (error < x³/15).
+	pdf := MulScalar(Exp(MulScalar(Square(x), -0.5)), 1/math.Sqrt(2*math.Pi))
+	small := LessThan(Abs(x), ConstAs(x, 1e-3))
+	safeX := Where(small, OnesLike(x), x)
+	cdf := Where(small, AddScalar(MulScalar(x, 1/math.Sqrt(2*math.Pi)), 0.5), Div(node, safeX))
+	return Mul(Add(cdf, Mul(x, pdf)), t[0]), nil
 }
 
-// LayerNorm: y = x̂·γ + β with x̂ = (x − μ)/σ over axes. With x̄' = x' − mean(x'):
-// x̂' = (x̄' − x̂·mean(x̂ ⊙ x̄'))/σ and y' = x̂'·γ + x̂·γ' + β'.
+// LayerNorm: y = x̂·γ + β with x̂ = (x − μ)·s, s = 1/√(σ² + ε) over axes. Since mean(x̂) = 0,
+// x̂' = s·(x' − mean(x') − x̂·mean(x̂ ⊙ x')) and y' = x̂'·γ + x̂·γ' + β'.
+//
+// x̂ comes from the fused kernel (without γ, β), and s from q = mean(x̂ ⊙ x) = σ²·s, which gives
+// σ² = (q² + √(q⁴ + 4εq²))/2: one reduction instead of recomputing μ and σ² (two reductions and
+// three full-size ops). q loses relative precision as |μ|/σ grows (≈ float32 eps·|μ|/σ).
 func fusedLayerNormRule(node *Node, t []*Node) (*Node, error) {
 	axes, err := IntsParam(node, "axes")
 	if err != nil {
@@ -83,20 +97,20 @@ func fusedLayerNormRule(node *Node, t []*Node) (*Node, error) {
 		tBeta = t[next]
 	}
 	rank := x.Rank()
-	mean := ReduceAndKeep(x, ReduceMean, axes...)
-	centered := Sub(x, mean)
-	variance := ReduceAndKeep(Square(centered), ReduceMean, axes...)
-	invStd := Reciprocal(Sqrt(AddScalar(variance, epsilon)))
-	xHat := Mul(centered, invStd)
+	xHat := nn.LayerNorm(x, axes, epsilon, nil, nil, nil)
 
 	var terms []*Node
 	if tx := t[0]; tx != nil {
-		tCentered := Sub(tx, ReduceAndKeep(tx, ReduceMean, axes...))
-		tXHat := Mul(Sub(tCentered, Mul(xHat, ReduceAndKeep(Mul(xHat, tCentered), ReduceMean, axes...))), invStd)
+		q2 := Square(ReduceAndKeep(Mul(xHat, x), ReduceMean, axes...))
+		variance := MulScalar(Add(q2, Sqrt(Add(Square(q2), MulScalar(q2, 4*epsilon)))), 0.5)
+		invStd := Reciprocal(Sqrt(AddScalar(variance, epsilon)))
+		centered := Sub(tx, ReduceAndKeep(tx, ReduceMean, axes...))
+		proj := Mul(xHat, ReduceAndKeep(Mul(xHat, tx), ReduceMean, axes...))
+		scale := invStd
 		if gamma != nil {
-			tXHat = Mul(tXHat, ExpandLeftToRank(gamma, rank))
+			scale = Mul(invStd, ExpandLeftToRank(gamma, rank))
 		}
-		terms = append(terms, tXHat)
+		terms = append(terms, Mul(Sub(centered, proj), scale))
 	}
 	if tGamma != nil {
 		terms = append(terms, Mul(xHat, ExpandLeftToRank(tGamma, rank)))

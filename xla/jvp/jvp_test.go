@@ -220,3 +220,12 @@ func TestZeroAndRepeatedTangents(t *testing.T) {
 		}
 	}
 }
+
+func TestGeluAtZero(t *testing.T) {
+	backend := testBackend(t)
+	_, dy, _ := jvpNumeric(t, backend, func(in []*Node) *Node { return activation.Gelu(in[0]) },
+		[]*tensors.Tensor{tensors.FromValue([]float64{0, -0.0})}, []*tensors.Tensor{tensors.FromValue([]float64{1, 2})})
+	if dy[0] != 0.5 || dy[1] != 1 {
+		t.Errorf("GELU'(0)·v = %v, want [0.5 1]", dy)
+	}
+}

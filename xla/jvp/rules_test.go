@@ -168,8 +168,16 @@ func ruleCases() []ruleCase {
 				return nn.Dense(x[0], x[1], x[2], compute.DenseLayoutInputOutputs, activation.TypeGelu)
 			}, want: []NodeType{NodeTypeFusedDense}},
 		{name: "FusedGelu", dims: one, fn: un(activation.Gelu), want: []NodeType{NodeTypeFusedGelu}},
+		// The rule switches to a series for |x| < 1e-3.
+		{name: "FusedGeluNearZero", dims: [][]int{{40}}, lo: -2e-3, hi: 2e-3, fn: un(activation.Gelu),
+			want: []NodeType{NodeTypeFusedGelu}},
 		{name: "FusedLayerNorm", dims: [][]int{{5, 6}, {6}, {6}},
 			fn:   func(x []*Node) *Node { return nn.LayerNorm(x[0], []int{-1}, 1e-5, x[1], x[2], nil) },
+			want: []NodeType{NodeTypeFusedLayerNorm}},
+		{name: "FusedLayerNormGammaOnlyTwoAxes", dims: [][]int{{2, 3, 4}, {3, 4}},
+			fn: func(x []*Node) *Node { return nn.LayerNorm(AddScalar(x[0], 30), []int{-2, -1}, 1e-3, x[1], nil, nil) }},
+		{name: "FusedLayerNormPlain", dims: [][]int{{5, 6}},
+			fn:   func(x []*Node) *Node { return nn.LayerNorm(x[0], []int{-1}, 1e-5, nil, nil, nil) },
 			want: []NodeType{NodeTypeFusedLayerNorm}},
 		{name: "FusedSoftmax", dims: one, fn: un(func(x *Node) *Node { return Softmax(x, -1) }),
 			want: []NodeType{NodeTypeFusedSoftmax}},
