@@ -89,11 +89,16 @@ func New(cfg Config, weights map[string]*tensors.Tensor) (*Policy, error) {
 // Weights returns the named tensors of the policy (shared, do not modify).
 func (p *Policy) Weights() map[string]*tensors.Tensor { return p.weights }
 
-// Store returns a model.Store holding the weights under their names, as used by ActionFn.
+// Store returns a model.Store holding copies of the weights under their names, as used by
+// ActionFn. Each store can live on its own backend.
 func (p *Policy) Store() (*model.Store, error) {
 	store := model.NewStore()
 	for _, name := range sortedKeys(p.weights) {
-		if _, err := store.CreateVariable("/"+name, p.weights[name]); err != nil {
+		t, err := p.weights[name].LocalClone()
+		if err != nil {
+			return nil, fmt.Errorf("deploy: weight %q: %w", name, err)
+		}
+		if _, err := store.CreateVariable("/"+name, t); err != nil {
 			return nil, fmt.Errorf("deploy: weight %q: %w", name, err)
 		}
 	}

@@ -1,0 +1,86 @@
+//go:build onnx && !noxla
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomvp/gomvp/mvp/deploy"
+	"github.com/gomvp/gomvp/xla"
+	"github.com/gomvp/gomvp/xla/export/exporttest"
+)
+
+// TestExportTrainedAllFormats exports a trained checkpoint in the three formats: the ONNX file run
+// by onnxruntime and the policy run by the XLA CPU plugin (the compiler of the StableHLO module)
+// both match the Go policy within 1e-5 on random observations and fixed noise.
+func TestExportTrainedAllFormats(t *testing.T) {
+	run := trainedRun(t)
+	dir := t.TempDir()
+	policyDir := filepath.Join(dir, "policy")
+	if err := runExport([]string{"--checkpoint", run, "--format", "gomlx", "--out", policyDir}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := deploy.Load(policyDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goBackend, err := xla.NewBackend(xla.DefaultGoConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetBackend(goBackend)
+	c := p.Config
+	const batch = 3
+	obs, noise := randomInputs(c, batch, 7)
+	want, err := p.Act(obs, noise)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	onnxPath := filepath.Join(dir, "policy.onnx")
+	if err := runExport([]string{"--checkpoint", run, "--format", "onnx", "--batch", "3", "--out", onnxPath}); err != nil {
+		t.Fatal(err)
+	}
+	outs, version, err := exporttest.RunONNX(onnxPath,
+		exporttest.Input{Name: deploy.InputObs, Data: obs, Dims: []int{batch, c.ObsDim}},
+		exporttest.Input{Name: deploy.InputNoise, Data: noise, Dims: []int{batch, c.Candidates, c.ChunkDim()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := exporttest.MaxAbsDiff(want, outs[0].Data)
+	t.Logf("trained %s policy (N=%d, h=%d): onnxruntime %s, max |Go − ORT| = %.3g", c.Kind, c.Candidates, c.Horizon, version, d)
+	if d > 1e-5 {
+		t.Errorf("onnxruntime differs from the Go policy by %g > 1e-5", d)
+	}
+
+	mlirPath := filepath.Join(dir, "policy.mlir")
+	if err := runExport([]string{"--checkpoint", policyDir, "--format", "stablehlo", "--batch", "3", "--out", mlirPath}); err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(mlirPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"module @act_mvp", "func.func @main(%arg0: tensor<3x16xf32>, %arg1: tensor<3x32x25xf32>) -> tensor<3x25xf32>", "stablehlo.dot_general"} {
+		if !strings.Contains(string(text), s) {
+			t.Errorf("StableHLO module lacks %q", s)
+		}
+	}
+	xlaBackend, err := xla.NewBackend("xla:cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetBackend(xlaBackend)
+	got, err := p.Act(obs, noise)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = exporttest.MaxAbsDiff(want, got)
+	t.Logf("XLA CPU plugin: max |go − xla| = %.3g", d)
+	if d > 1e-5 {
+		t.Errorf("the policy on XLA differs from the go backend by %g", d)
+	}
+}
