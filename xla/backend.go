@@ -15,15 +15,23 @@ import (
 
 // DefaultGoConfig is the pure-Go backend configuration used when GOMLX_BACKEND is unset.
 //
-// The go backend's worker pool has a fixed number of slots by default (2×GOMAXPROCS). An op running
-// in a slot (a matmul) calls Pool.Saturate to fan out, and Saturate waits for a free slot while the
-// pool is full without having started any task of its own; when every slot is held by such an op,
-// none can ever finish ("all goroutines are asleep"). With parallelism=-1 the pool is unlimited:
-// ops start in their own goroutines and Saturate always starts its tasks (up to GOMAXPROCS) before
-// it waits, so every waiter has running tasks whose completion wakes it. go:ops_sequential is also
-// safe (ops run in the caller, so no slot is held while Saturate waits) but gives up inter-op
-// parallelism.
-const DefaultGoConfig = "go:parallelism=-1"
+// The go backend's worker pool has a fixed number of slots by default (2×GOMAXPROCS). When ops run
+// in parallel, each op holds a slot, and a matmul op calls Pool.Saturate to fan out; Saturate waits
+// for a free slot while the pool is full without having started any task of its own. When every
+// slot is held by such an op, none can finish ("all goroutines are asleep - deadlock!"): this is
+// what happens with the default setting and parallelism=1, 2, 3, 8 on large graphs.
+//
+// Two settings cannot deadlock:
+//   - ops_sequential: ops run one after the other in the calling goroutine, which holds no slot;
+//     only the kernels' own chunks (matmul tiles, GELU blocks) take slots, and they never wait
+//     for one, so every wait ends. Matmuls still use all cores.
+//   - parallelism=-1: an unlimited pool never waits for a slot (ops start in their own
+//     goroutines, and Saturate starts its tasks before it waits), so every waiter has a running
+//     task whose completion wakes it.
+//
+// ops_sequential is the default: on the 2-core build machine it ran the 4×512 network and the MVP
+// update faster than parallelism=-1 (which oversubscribes the cores; see BENCHMARKS.md).
+const DefaultGoConfig = "go:ops_sequential"
 
 // NewBackend returns a backend for config:
 //

@@ -1,6 +1,9 @@
 package xla
 
 import (
+	"reflect"
+
+	"github.com/gomlx/compute"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,8 +15,8 @@ func TestNewBackendGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err := GoParallelism(b); err != nil || p != -1 {
-		t.Errorf("default go backend parallelism = %d, %v; want -1 (unlimited)", p, err)
+	if !goOpsSequential(t, b) {
+		t.Errorf("the default go backend (%s) does not execute ops sequentially", DefaultGoConfig)
 	}
 	t.Setenv("GOMLX_BACKEND", "go:parallelism=16")
 	b, err = NewBackend("")
@@ -23,9 +26,25 @@ func TestNewBackendGo(t *testing.T) {
 	if p, _ := GoParallelism(b); p != 16 {
 		t.Errorf("GOMLX_BACKEND=go:parallelism=16 gave parallelism %d", p)
 	}
-	if b, err = NewBackend("go:ops_sequential"); err != nil || b.Name() == "" {
-		t.Errorf("go:ops_sequential: %v", err)
+	if goOpsSequential(t, b) {
+		t.Error("GOMLX_BACKEND=go:parallelism=16 was not honoured (ops run sequentially)")
 	}
+	if b, err = NewBackend("go:parallelism=-1"); err != nil {
+		t.Fatal(err)
+	} else if p, _ := GoParallelism(b); p != -1 {
+		t.Errorf("go:parallelism=-1 gave parallelism %d", p)
+	}
+}
+
+// goOpsSequential reads the go backend's execution mode.
+func goOpsSequential(t *testing.T, b compute.Backend) bool {
+	t.Helper()
+	v := reflect.ValueOf(b).Elem().FieldByName("OpsExecutionType")
+	if !v.IsValid() {
+		t.Fatalf("backend %s has no OpsExecutionType", b.Name())
+	}
+	const opsExecutionSequential = 2 // gobackend.OpsExecutionSequential (internal package).
+	return v.Int() == opsExecutionSequential
 }
 
 func TestNewBackendErrors(t *testing.T) {
