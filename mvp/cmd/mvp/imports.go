@@ -4,5 +4,6 @@ package main
 import (
 	_ "github.com/gomvp/gomvp/plugins/ogbench"
 	_ "github.com/gomvp/gomvp/plugins/remote"
+	_ "github.com/gomvp/gomvp/plugins/robomimic"
 	_ "github.com/gomvp/gomvp/plugins/toy"
 )
