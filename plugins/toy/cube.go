@@ -169,14 +169,23 @@ func (c *Cube) Step(action []float32) (plugins.Step, error) {
 
 func (c *Cube) resume() { c.done = false }
 
+// Grasp tolerances: how far the cube's centre may be from the point between the fingers, and how
+// far its faces may be turned from the fingers'. They are looser than a real gripper's so that a
+// small policy trained for minutes can learn the task.
+const (
+	graspMaxXY  = 0.025
+	graspMaxZ   = 0.015
+	graspMaxYaw = 0.35
+)
+
 // canGrasp: the cube is between the fingers, at finger height, and square to them (its yaw matches
 // the gripper's modulo a quarter turn).
 func (c *Cube) canGrasp() bool {
 	dx, dy, dz := c.cube[0]-c.eff[0], c.cube[1]-c.eff[1], c.cube[2]-c.eff[2]
-	if math.Hypot(dx, dy) > 0.02 || math.Abs(dz) > 0.012 {
+	if math.Hypot(dx, dy) > graspMaxXY || math.Abs(dz) > graspMaxZ {
 		return false
 	}
-	return math.Abs(quarterTurnError(c.cubeYaw-c.yaw)) <= 0.25
+	return math.Abs(quarterTurnError(c.cubeYaw-c.yaw)) <= graspMaxYaw
 }
 
 // quarterTurnError maps an angle to (−π/4, π/4]: the misalignment of two square shapes.
