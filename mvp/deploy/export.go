@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 
@@ -46,14 +47,32 @@ func (p *Policy) ExportSpec(batch int) (export.Spec, error) {
 	}, nil
 }
 
-// WriteONNX writes the action function at the given batch size as an ONNX model with the weights
-// embedded. It needs the cgo build with -tags onnx and libonnxruntime.so (see export.ONNX).
+// WriteONNX writes the action function as an ONNX model with the weights embedded, at a static
+// batch size, or with a symbolic "batch" axis when batch is 0 (export.DynamicBatchONNX: a Scan of
+// the batch-1 graph over the rows). It needs the cgo build with -tags onnx and libonnxruntime.so
+// (see export.ONNX).
 func (p *Policy) WriteONNX(w io.Writer, batch int) error {
-	spec, err := p.ExportSpec(batch)
+	if batch != 0 {
+		spec, err := p.ExportSpec(batch)
+		if err != nil {
+			return err
+		}
+		return export.ONNX(w, spec)
+	}
+	spec, err := p.ExportSpec(1)
 	if err != nil {
 		return err
 	}
-	return export.ONNX(w, spec)
+	var buf bytes.Buffer
+	if err := export.ONNX(&buf, spec); err != nil {
+		return err
+	}
+	model, err := export.DynamicBatchONNX(buf.Bytes())
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(model)
+	return err
 }
 
 // WriteStableHLO writes the StableHLO MLIR module of the action function at the given batch size,

@@ -4,6 +4,7 @@ package deploy
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -41,7 +42,7 @@ func TestONNXMatchesAct(t *testing.T) {
 			p := randomPolicy(t, tc.cfg, 8)
 			c := p.Config
 			r := rand.New(rand.NewPCG(3, 3))
-			for _, batch := range []int{1, 4} {
+			for _, batch := range []int{1, 4, 0} {
 				var buf bytes.Buffer
 				if err := p.WriteONNX(&buf, batch); err != nil {
 					t.Fatal(err)
@@ -50,20 +51,29 @@ func TestONNXMatchesAct(t *testing.T) {
 				if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				obs := randn(r, batch*c.ObsDim)
+				// batch 0 exports a symbolic batch axis: run it on 3 rows.
+				rows := batch
+				if batch == 0 {
+					rows = 3
+				}
+				obs := randn(r, rows*c.ObsDim)
 				for i := range obs {
 					obs[i] = obs[i]*2 + 2
 				}
-				noise := randn(r, batch*c.Candidates*c.ChunkDim())
+				noise := randn(r, rows*c.Candidates*c.ChunkDim())
 				want, err := p.Act(obs, noise)
 				if err != nil {
 					t.Fatal(err)
 				}
-				outs, version, err := exporttest.RunONNX(path,
-					exporttest.Input{Name: InputObs, Data: obs, Dims: []int{batch, c.ObsDim}},
-					exporttest.Input{Name: InputNoise, Data: noise, Dims: []int{batch, c.Candidates, c.ChunkDim()}})
+				res, err := exporttest.RunONNX(path,
+					exporttest.Input{Name: InputObs, Data: obs, Dims: []int{rows, c.ObsDim}},
+					exporttest.Input{Name: InputNoise, Data: noise, Dims: []int{rows, c.Candidates, c.ChunkDim()}})
 				if err != nil {
 					t.Fatal(err)
+				}
+				outs, version := res.Outputs, res.Version
+				if declared := fmt.Sprint(res.Inputs[0][1]); batch == 0 && declared != "[batch 4]" || batch > 0 && declared != fmt.Sprintf("[%d 4]", batch) {
+					t.Errorf("batch %d: onnxruntime reads input %v with shape %s", batch, res.Inputs[0][0], declared)
 				}
 				if len(outs) != 1 || outs[0].Name != OutputAct || len(outs[0].Data) != len(want) {
 					t.Fatalf("onnxruntime outputs %+v, want one %q with %d values", outs, OutputAct, len(want))

@@ -51,12 +51,13 @@ func TestONNXMatchesGo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		outs, version, err := exporttest.RunONNX(path,
+		res, err := exporttest.RunONNX(path,
 			exporttest.Input{Name: "obs", Data: obs, Dims: []int{batch, standInObs}},
 			exporttest.Input{Name: "noise", Data: noise, Dims: []int{batch, standInNoise}})
 		if err != nil {
 			t.Fatal(err)
 		}
+		outs, version := res.Outputs, res.Version
 		if len(outs) != 1 || outs[0].Name != "action" || len(outs[0].Dims) != 2 || outs[0].Dims[0] != batch || outs[0].Dims[1] != 3 {
 			t.Fatalf("batch %d: onnxruntime outputs %+v, want one \"action\" [%d, 3]", batch, outs, batch)
 		}

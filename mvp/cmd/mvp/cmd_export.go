@@ -26,7 +26,8 @@ input, critic scoring and argmax inside), with no training code:
 
   gomlx      a policy directory (policy.json + weights.bin) for the Go package mvp/deploy
   onnx       an ONNX model, weights embedded; inputs obs [B, obs_dim] and noise [B, N, h·act_dim],
-             output action [B, h·act_dim]; static batch B (--batch), one file per batch size
+             output action [B, h·act_dim]; static batch B (--batch), or --batch 0 for a symbolic
+             batch axis (the batch-1 graph scanned over the rows)
   stablehlo  the StableHLO MLIR module XLA compiles for the same function (needs a PJRT plugin)
 
 --checkpoint is a run directory (its checkpoints/ folder), a checkpoint folder or .gmvp file (the
@@ -42,7 +43,7 @@ func runExport(args []string) error {
 	ckpt := fs.String("checkpoint", "", "run directory, checkpoint directory or file, or policy directory")
 	format := fs.String("format", "", "onnx, gomlx or stablehlo")
 	out := fs.String("out", "", "output file (onnx, stablehlo) or directory (gomlx)")
-	batch := fs.Int("batch", 1, "static batch size of the onnx/stablehlo graph")
+	batch := fs.Int("batch", 1, "static batch size of the onnx/stablehlo graph; 0 (onnx only): a symbolic batch axis")
 	plugin := fs.String("plugin", "cpu", "PJRT plugin for stablehlo: a name found in PJRT_PLUGIN_LIBRARY_PATH, or an absolute path to the .so")
 	normPath := fs.String("norm", "", "JSON file with the datasets.Normalization the agent was trained under (obs/act shift and scale); default none")
 	if err := fs.Parse(args); err != nil {
@@ -56,8 +57,8 @@ func runExport(args []string) error {
 		return errors.New("--checkpoint is required")
 	case *out == "":
 		return errors.New("--out is required")
-	case *batch <= 0:
-		return fmt.Errorf("--batch %d must be positive", *batch)
+	case *batch < 0 || *batch == 0 && *format != "onnx":
+		return fmt.Errorf("--batch %d must be positive (0, a dynamic batch axis, is for --format onnx only)", *batch)
 	}
 	switch *format {
 	case "gomlx":
@@ -123,9 +124,13 @@ func runExport(args []string) error {
 		"obs_dim": c.ObsDim, "chunk_dim": c.ChunkDim(), "candidates": c.Candidates,
 	}
 	if *format != "gomlx" {
-		res["batch"] = *batch
-		res["inputs"] = map[string][]int{deploy.InputObs: {*batch, c.ObsDim}, deploy.InputNoise: {*batch, c.Candidates, c.ChunkDim()}}
-		res["output"] = map[string][]int{deploy.OutputAct: {*batch, c.ChunkDim()}}
+		var b any = *batch
+		if *batch == 0 {
+			b = export.BatchAxisName
+		}
+		res["batch"] = b
+		res["inputs"] = map[string][]any{deploy.InputObs: {b, c.ObsDim}, deploy.InputNoise: {b, c.Candidates, c.ChunkDim()}}
+		res["output"] = map[string][]any{deploy.OutputAct: {b, c.ChunkDim()}}
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
 }

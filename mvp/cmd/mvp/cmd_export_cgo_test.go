@@ -44,16 +44,34 @@ func TestExportTrainedAllFormats(t *testing.T) {
 	if err := runExport([]string{"--checkpoint", run, "--format", "onnx", "--batch", "3", "--out", onnxPath}); err != nil {
 		t.Fatal(err)
 	}
-	outs, version, err := exporttest.RunONNX(onnxPath,
+	res, err := exporttest.RunONNX(onnxPath,
 		exporttest.Input{Name: deploy.InputObs, Data: obs, Dims: []int{batch, c.ObsDim}},
 		exporttest.Input{Name: deploy.InputNoise, Data: noise, Dims: []int{batch, c.Candidates, c.ChunkDim()}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	outs, version := res.Outputs, res.Version
 	d := exporttest.MaxAbsDiff(want, outs[0].Data)
 	t.Logf("trained %s policy (N=%d, h=%d): onnxruntime %s, max |Go − ORT| = %.3g", c.Kind, c.Candidates, c.Horizon, version, d)
 	if d > 1e-5 {
 		t.Errorf("onnxruntime differs from the Go policy by %g > 1e-5", d)
+	}
+
+	// --batch 0: a symbolic batch axis, run here on 3 rows.
+	dynPath := filepath.Join(dir, "policy-dyn.onnx")
+	if err := runExport([]string{"--checkpoint", run, "--format", "onnx", "--batch", "0", "--out", dynPath}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = exporttest.RunONNX(dynPath,
+		exporttest.Input{Name: deploy.InputObs, Data: obs, Dims: []int{batch, c.ObsDim}},
+		exporttest.Input{Name: deploy.InputNoise, Data: noise, Dims: []int{batch, c.Candidates, c.ChunkDim()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = exporttest.MaxAbsDiff(want, res.Outputs[0].Data)
+	t.Logf("dynamic batch (inputs %v): max |Go − ORT| = %.3g", res.Inputs, d)
+	if d > 1e-5 {
+		t.Errorf("dynamic-batch ONNX differs from the Go policy by %g > 1e-5", d)
 	}
 
 	mlirPath := filepath.Join(dir, "policy.mlir")

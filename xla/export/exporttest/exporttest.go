@@ -52,27 +52,49 @@ func Python() (string, error) {
 	}
 }
 
-// RunONNX runs model with onnxruntime (CPU, one thread) and returns its outputs and the
-// onnxruntime version.
-func RunONNX(model string, inputs ...Input) (outs []Output, version string, err error) {
+// Result is what onnxruntime reported for one run.
+type Result struct {
+	Outputs []Output
+	// Inputs are the model's declared inputs: name, shape (a number or a symbolic name per axis)
+	// and type, as onnxruntime reads them.
+	Inputs  [][]any
+	Version string
+}
+
+// RunONNX runs model with onnxruntime (CPU, one thread) on inputs.
+func RunONNX(model string, inputs ...Input) (*Result, error) {
+	outs, info, err := runONNX(model, inputs...)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Outputs: outs, Inputs: info.Inputs, Version: info.ONNXRuntime}, nil
+}
+
+type runInfo struct {
+	Outputs     [][]json.RawMessage `json:"outputs"`
+	Inputs      [][]any             `json:"inputs"`
+	ONNXRuntime string              `json:"onnxruntime"`
+}
+
+func runONNX(model string, inputs ...Input) (outs []Output, info runInfo, err error) {
 	py, err := Python()
 	if err != nil {
-		return nil, "", err
+		return nil, info, err
 	}
 	tmp, err := os.MkdirTemp("", "ort_run")
 	if err != nil {
-		return nil, "", err
+		return nil, info, err
 	}
 	defer os.RemoveAll(tmp)
 	script := filepath.Join(tmp, "ort_run.py")
 	if err := os.WriteFile(script, ortRunPy, 0o644); err != nil {
-		return nil, "", err
+		return nil, info, err
 	}
 	args := []string{script, model, tmp}
 	for i, in := range inputs {
 		path := filepath.Join(tmp, fmt.Sprintf("in%d.bin", i))
 		if err := writeF32(path, in.Data); err != nil {
-			return nil, "", err
+			return nil, info, err
 		}
 		dims := make([]string, len(in.Dims))
 		for j, d := range in.Dims {
@@ -85,32 +107,28 @@ func RunONNX(model string, inputs ...Input) (outs []Output, version string, err 
 	cmd.Stderr = &stderr
 	stdout, err := cmd.Output()
 	if err != nil {
-		return nil, "", fmt.Errorf("exporttest: onnxruntime on %s: %w\n%s", model, err, stderr.String())
-	}
-	var info struct {
-		Outputs     [][]json.RawMessage `json:"outputs"`
-		ONNXRuntime string              `json:"onnxruntime"`
+		return nil, info, fmt.Errorf("exporttest: onnxruntime on %s: %w\n%s", model, err, stderr.String())
 	}
 	if err := json.Unmarshal(stdout, &info); err != nil {
-		return nil, "", fmt.Errorf("exporttest: parsing %q: %w", stdout, err)
+		return nil, info, fmt.Errorf("exporttest: parsing %q: %w", stdout, err)
 	}
 	for k, o := range info.Outputs {
 		var out Output
 		if err := json.Unmarshal(o[0], &out.Name); err != nil {
-			return nil, "", err
+			return nil, info, err
 		}
 		if err := json.Unmarshal(o[1], &out.Dims); err != nil {
-			return nil, "", err
+			return nil, info, err
 		}
 		if err := json.Unmarshal(o[2], &out.DType); err != nil {
-			return nil, "", err
+			return nil, info, err
 		}
 		if out.Data, err = readF32(filepath.Join(tmp, fmt.Sprintf("%d.bin", k))); err != nil {
-			return nil, "", err
+			return nil, info, err
 		}
 		outs = append(outs, out)
 	}
-	return outs, info.ONNXRuntime, nil
+	return outs, info, nil
 }
 
 func writeF32(path string, data []float32) error {
