@@ -4,7 +4,7 @@
 #                       dataset script on 2 short episodes, read back by OGBench's own loader
 #   make ogbench-data   100 episodes of cube-double play with OGBench's oracles (about 10 minutes)
 #                       into $(OGBENCH_OUT) (OGBENCH_ENV, OGBENCH_EPISODES, OGBENCH_OUT override)
-#   make bench-envs     toy environment steps per second on one core
+#   make bench-envs     steps per second: toy tasks (one core), remote Pendulum, Python direct
 #
 # The Python side (.venv with numpy, gymnasium, mujoco, ogbench) comes from scripts/setup-envs.sh.
 
@@ -39,5 +39,10 @@ ogbench-data:
 	test -x $(ENVS_PYTHON) || { echo "no $(ENVS_PYTHON): run scripts/setup-envs.sh" >&2; exit 1; }
 	$(ENVS_PYTHON) scripts/ogbench_oracle_dataset.py --env $(OGBENCH_ENV) --episodes $(OGBENCH_EPISODES) --out $(OGBENCH_OUT)
 
+# Toy steps on one core; the remote plugin's step through the protocol; the same Python
+# environments stepped directly (the reference for both).
 bench-envs:
 	$(PURE) $(GO) test -tags $(GOTAGS) -run '^$$' -bench 'Step' -benchtime 1000000x -cpu 1 ./plugins/toy/
+	test -x $(ENVS_PYTHON) || { echo "no $(ENVS_PYTHON): run scripts/setup-envs.sh" >&2; exit 1; }
+	$(PURE) MVP_PYTHON=$(abspath $(ENVS_PYTHON)) $(GO) test -tags $(GOTAGS),realenv -run '^$$' -bench 'Remote' -benchtime 3s -cpu 1 ./plugins/remote/
+	$(ENVS_PYTHON) plugins/remote/testdata/direct_steps.py 3

@@ -157,3 +157,26 @@ func TestOGBenchCubeDoublePool(t *testing.T) {
 		t.Errorf("wrong expected dims: %v", err)
 	}
 }
+
+// BenchmarkRemotePendulumStep measures one step through the protocol (JSON both ways, a pipe
+// round trip, gymnasium's step); compare with the direct loop printed by `make bench-envs`.
+func BenchmarkRemotePendulumStep(b *testing.B) {
+	env, err := New("gym:Pendulum-v1", Config{Python: FindPython(), StartTimeout: 300 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.Close()
+	env.Reset(0)
+	a := []float32{0.5}
+	b.ResetTimer()
+	for i := range b.N {
+		st, err := env.Step(a)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st.Truncated || st.Terminated {
+			env.Reset(int64(i))
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+}

@@ -40,6 +40,14 @@ func DefaultDemoConfig() DemoConfig {
 	return DemoConfig{Episodes: 1000, Noise: 0.2, MissGrasp: 0.3, Retry: 0.3, WrongPlace: 0.25, Stuck: 0.4}
 }
 
+// Validation returns the configuration of the matching validation split: like OGBench's -val
+// files, a tenth as many episodes, drawn from other seeds.
+func (c DemoConfig) Validation() DemoConfig {
+	c.Episodes = max(1, c.Episodes/10)
+	c.Seed += 1_000_003
+	return c
+}
+
 // DemoConfigFromExtra reads DemoConfig fields from plugin options: "episodes", "seed", "noise",
 // "miss_grasp", "retry", "wrong_place", "stuck"; absent keys keep their defaults.
 func DemoConfigFromExtra(extra map[string]string) (DemoConfig, error) {

@@ -94,22 +94,33 @@ func seededRand(seed int64, stream uint64) *rand.Rand {
 
 func loadDataset(name string, opts plugins.DatasetOptions) (*datasets.Dataset, error) {
 	if opts.Path != "" {
-		return ReadNPZ(opts.Path, Prefix+":"+name)
+		path := opts.Path
+		if opts.Validation {
+			path = ValidationPath(path)
+		}
+		return ReadNPZ(path, Prefix+":"+name)
 	}
 	cfg, err := DemoConfigFromExtra(opts.Extra)
 	if err != nil {
 		return nil, err
 	}
 	if opts.Validation {
-		// Like OGBench's -val files: a tenth of the size, from other episodes.
-		cfg.Episodes = max(1, cfg.Episodes/10)
-		cfg.Seed += 1_000_003
+		cfg = cfg.Validation()
 	}
 	demos, err := Generate(name, cfg)
 	if err != nil {
 		return nil, err
 	}
 	return demos.Dataset()
+}
+
+// ValidationPath names the validation file that goes with a dataset file, as OGBench does
+// ("x.npz" → "x-val.npz").
+func ValidationPath(path string) string {
+	if strings.HasSuffix(path, ".npz") {
+		return strings.TrimSuffix(path, ".npz") + "-val.npz"
+	}
+	return path + "-val.npz"
 }
 
 func clamp(x, lo, hi float64) float64 {

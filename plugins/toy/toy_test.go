@@ -305,6 +305,18 @@ func TestNPZRoundTripAndNumpy(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s: dataset read back from npz differs", name)
 		}
+		// The validation file sits next to it, as OGBench's does.
+		vd, _ := Generate(name, smallConfig(25).Validation())
+		if err := vd.WriteNPZ(ValidationPath(path)); err != nil {
+			t.Fatal(err)
+		}
+		gotVal, err := plugins.LoadDataset("toy:"+name, plugins.DatasetOptions{Path: path, Validation: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantVal, _ := vd.Dataset(); gotVal.Len() != wantVal.Len() || gotVal.Len() >= got.Len() {
+			t.Errorf("%s: validation file has %d transitions, want %d", name, gotVal.Len(), wantVal.Len())
+		}
 		back, _ := ReadDemosNPZ(path, "toy:"+name)
 		if !reflect.DeepEqual(back.Successes, d.Successes) || !reflect.DeepEqual(back.Qvel, d.Qvel) {
 			t.Errorf("%s: successes or qvel differ after the round trip", name)

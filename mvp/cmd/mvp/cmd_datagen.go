@@ -63,7 +63,8 @@ func runDataGen(args []string) error {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: mvp data gen toy:<task> --out FILE.npz [flags]\n\n"+
 			"Records the task's scripted demonstrator (noisy, with deliberate mistakes) and writes the\n"+
-			"rows in OGBench's npz format. Prints one JSON summary line.\n\n")
+			"rows in OGBench's npz format, with a validation file of a tenth as many other episodes\n"+
+			"next to it (FILE-val.npz). Prints one JSON summary line.\n\n")
 		fs.PrintDefaults()
 	}
 	def := toy.DefaultDemoConfig()
@@ -114,8 +115,17 @@ func runDataGen(args []string) error {
 	if err != nil {
 		return err
 	}
+	valPath := toy.ValidationPath(*out)
+	val, err := toy.Generate(name, cfg.Validation())
+	if err != nil {
+		return err
+	}
+	if err := val.WriteNPZ(valPath); err != nil {
+		return err
+	}
 	summary := map[string]any{
-		"task": demos.Task, "out": *out, "episodes": len(demos.Successes), "rows": demos.Rows(),
+		"task": demos.Task, "out": *out, "val": valPath, "val_episodes": len(val.Successes),
+		"episodes": len(demos.Successes), "rows": demos.Rows(),
 		"transitions": ds.Len(), "obs_dim": demos.ObsDim, "act_dim": demos.ActDim,
 		"demo_success_rate": demos.SuccessRate(),
 	}
