@@ -11,7 +11,7 @@ EXPORT_PJRT_DIR = $(firstword $(wildcard $(CURDIR)/.venv/lib/python3*/site-packa
 EXPORT_ENV      = ONNXRUNTIME_SHARED_LIBRARY_PATH=$(EXPORT_ORT_LIB) PJRT_PLUGIN_LIBRARY_PATH=$(EXPORT_PJRT_DIR) GOMLX_NO_AUTO_INSTALL=1
 EXPORT_OUT     ?= out/export
 
-.PHONY: build-export test-export export-setup export-demo
+.PHONY: build-export test-export export-setup export-demo bench-export
 
 export-setup:
 	bash scripts/setup-export.sh
@@ -31,3 +31,8 @@ export-demo: export-setup build-export
 	$(EXPORT_ENV) $(BIN)/mvp-export export --checkpoint $(EXPORT_OUT)/run --format stablehlo --batch 1 --out $(EXPORT_OUT)/policy-b1.mlir
 
 CI_TARGETS += test-export
+
+# Batch-1 decision latency at paper sizes: deployed Go policy (go backend) vs the exported ONNX file
+# in onnxruntime, in one run (BENCHMARKS.md, ## export).
+bench-export: export-setup
+	$(EXPORT_ENV) CGO_ENABLED=1 $(GO) test -tags onnx,noxla -run '^$$' -bench 'Act' -benchtime 2s -count 3 ./mvp/deploy/
