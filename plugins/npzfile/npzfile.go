@@ -3,9 +3,10 @@
 // key. The dataset plugins and `mvp data inspect` share it.
 //
 // Each member is read whole and its CRC checked by archive/zip; the npy header is parsed by
-// codeberg.org/sbinet/npyio, whose element type is chosen from the header's dtype, and the length
-// of the data is checked against the header's shape, so that a truncated member is an error and
-// never silently zero-filled.
+// codeberg.org/sbinet/npyio and the length of the data is checked against the header's shape, so
+// that a truncated member is an error and never silently zero-filled. Little-endian float32 and
+// float64 arrays (the bulk of every dataset) are decoded straight from the bytes; every other
+// dtype is read by npyio into the Go type the header's dtype names.
 package npzfile
 
 import (
@@ -18,6 +19,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 
 	"codeberg.org/sbinet/npyio/npy"
 )
@@ -59,6 +61,48 @@ type File struct {
 	infos map[string]Info
 	files map[string]*zip.File
 	keys  []string
+
+	mu      sync.Mutex
+	preload map[string]preloaded
+}
+
+type preloaded struct {
+	raw []byte
+	err error
+}
+
+// Preload decompresses the given members concurrently (one goroutine each) and keeps their bytes
+// until each is read once; decompression is most of the cost of reading a compressed archive.
+// Unknown keys are ignored here and reported by the read.
+func (nf *File) Preload(keys ...string) {
+	var wg sync.WaitGroup
+	for _, k := range keys {
+		zf, ok := nf.files[k]
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			raw, err := readMember(zf)
+			nf.mu.Lock()
+			if nf.preload == nil {
+				nf.preload = map[string]preloaded{}
+			}
+			nf.preload[k] = preloaded{raw, err}
+			nf.mu.Unlock()
+		}()
+	}
+	wg.Wait()
+}
+
+func readMember(zf *zip.File) ([]byte, error) {
+	rc, err := zf.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, int64(zf.UncompressedSize64)+1))
 }
 
 // Open opens the archive at path and reads the header of every array.
@@ -189,6 +233,18 @@ func (nf *File) Has(key string) bool { _, ok := nf.infos[key]; return ok }
 
 // Float32 reads key, converting any numeric or bool dtype to float32 in C (row-major) order.
 func (nf *File) Float32(key string) ([]float32, Info, error) {
+	if info, ok := nf.infos[key]; ok {
+		if size, fast := littleFloat(info.DType); fast {
+			info, _, raw, err := nf.readRaw(key)
+			if err != nil {
+				return nil, info, err
+			}
+			hlen, _ := HeaderLen(raw)
+			out := make([]float32, info.Len())
+			decodeFloats(raw[hlen:], size, out)
+			return reorder(out, info), info, nil
+		}
+	}
 	info, vals, err := nf.read(key)
 	if err != nil {
 		return nil, info, err
@@ -200,6 +256,18 @@ func (nf *File) Float32(key string) ([]float32, Info, error) {
 
 // Float64 reads key, converting any numeric or bool dtype to float64 in C order.
 func (nf *File) Float64(key string) ([]float64, Info, error) {
+	if info, ok := nf.infos[key]; ok {
+		if size, fast := littleFloat(info.DType); fast {
+			info, _, raw, err := nf.readRaw(key)
+			if err != nil {
+				return nil, info, err
+			}
+			hlen, _ := HeaderLen(raw)
+			out := make([]float64, info.Len())
+			decodeFloats(raw[hlen:], size, out)
+			return reorder(out, info), info, nil
+		}
+	}
 	info, vals, err := nf.read(key)
 	if err != nil {
 		return nil, info, err
@@ -257,38 +325,50 @@ func newSlice(dtype string) (any, int, error) {
 	return nil, 0, fmt.Errorf("unsupported dtype %q (want a bool, integer, float32 or float64 array)", dtype)
 }
 
-// read returns the array as a slice of its stored Go type, in stored order.
-func (nf *File) read(key string) (info Info, vals any, err error) {
+// readRaw returns the member's data bytes (after the npy header), checked against the shape.
+func (nf *File) readRaw(key string) (info Info, esize int, data []byte, err error) {
 	info, ok := nf.infos[key]
 	if !ok {
-		return info, nil, fmt.Errorf("npz %s: no key %q (keys: %s)", nf.Path, key, strings.Join(nf.keys, ", "))
+		return info, 0, nil, fmt.Errorf("npz %s: no key %q (keys: %s)", nf.Path, key, strings.Join(nf.keys, ", "))
+	}
+	_, esize, err = newSlice(info.DType)
+	if err != nil {
+		return info, 0, nil, fmt.Errorf("npz %s: key %q: %w", nf.Path, key, err)
+	}
+	nf.mu.Lock()
+	p, ok := nf.preload[key]
+	delete(nf.preload, key)
+	nf.mu.Unlock()
+	raw, err := p.raw, p.err
+	if !ok {
+		raw, err = readMember(nf.files[key])
+	}
+	if err != nil {
+		return info, 0, nil, fmt.Errorf("npz %s: key %q: truncated or corrupt member: %w", nf.Path, key, err)
+	}
+	hlen, err := HeaderLen(raw)
+	if err != nil {
+		return info, 0, nil, fmt.Errorf("npz %s: key %q: %w", nf.Path, key, err)
+	}
+	if want := info.Len() * esize; len(raw)-hlen != want {
+		return info, 0, nil, fmt.Errorf("npz %s: key %q: %d data bytes for shape %v of %s, want %d (truncated?)",
+			nf.Path, key, len(raw)-hlen, info.Shape, info.DType, want)
+	}
+	return info, esize, raw, nil
+}
+
+// read returns the array as a slice of its stored Go type, in stored order, decoded by npyio.
+func (nf *File) read(key string) (info Info, vals any, err error) {
+	info, _, raw, err := nf.readRaw(key)
+	if err != nil {
+		return info, nil, err
 	}
 	defer func() {
 		if p := recover(); p != nil {
 			vals, err = nil, fmt.Errorf("npz %s: key %q: corrupt array: %v", nf.Path, key, p)
 		}
 	}()
-	ptr, esize, err := newSlice(info.DType)
-	if err != nil {
-		return info, nil, fmt.Errorf("npz %s: key %q: %w", nf.Path, key, err)
-	}
-	rc, err := nf.files[key].Open()
-	if err != nil {
-		return info, nil, fmt.Errorf("npz %s: key %q: %w", nf.Path, key, err)
-	}
-	raw, err := io.ReadAll(io.LimitReader(rc, int64(nf.files[key].UncompressedSize64)+1))
-	rc.Close()
-	if err != nil {
-		return info, nil, fmt.Errorf("npz %s: key %q: truncated or corrupt member: %w", nf.Path, key, err)
-	}
-	hlen, err := HeaderLen(raw)
-	if err != nil {
-		return info, nil, fmt.Errorf("npz %s: key %q: %w", nf.Path, key, err)
-	}
-	if want := info.Len() * esize; len(raw)-hlen != want {
-		return info, nil, fmt.Errorf("npz %s: key %q: %d data bytes for shape %v of %s, want %d (truncated?)",
-			nf.Path, key, len(raw)-hlen, info.Shape, info.DType, want)
-	}
+	ptr, _, _ := newSlice(info.DType)
 	r, err := npy.NewReader(bytes.NewReader(raw))
 	if err != nil {
 		return info, nil, fmt.Errorf("npz %s: key %q: %w", nf.Path, key, err)
@@ -300,6 +380,31 @@ func (nf *File) read(key string) (info Info, vals any, err error) {
 		return info, nil, fmt.Errorf("npz %s: key %q: reading %s: %w", nf.Path, key, info.DType, err)
 	}
 	return info, deref(ptr), nil
+}
+
+// littleFloat tells whether dtype is a little-endian float32 or float64, which Float32 and Float64
+// decode straight from the bytes (the bulk of every dataset) instead of element by element.
+func littleFloat(dtype string) (size int, ok bool) {
+	switch dtype {
+	case "<f4":
+		return 4, true
+	case "<f8":
+		return 8, true
+	}
+	return 0, false
+}
+
+// decodeFloats converts little-endian float32/float64 bytes (after the header) into out.
+func decodeFloats[T float32 | float64](data []byte, size int, out []T) {
+	if size == 4 {
+		for i := range out {
+			out[i] = T(math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:])))
+		}
+		return
+	}
+	for i := range out {
+		out[i] = T(math.Float64frombits(binary.LittleEndian.Uint64(data[8*i:])))
+	}
 }
 
 // HeaderLen returns the length of the npy preamble (magic, version, header) at the start of raw:

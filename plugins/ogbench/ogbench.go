@@ -168,6 +168,11 @@ func LoadFile(path string, task *Task) (*datasets.Dataset, error) {
 		return nil, fmt.Errorf("ogbench: %w", err)
 	}
 	defer f.Close()
+	keys := []string{"observations", "actions", "terminals"}
+	if task != nil {
+		keys = append(keys, "qpos", "button_states")
+	}
+	f.Preload(keys...)
 	raw, err := readRaw(f)
 	if err != nil {
 		return nil, fmt.Errorf("ogbench: %w", err)

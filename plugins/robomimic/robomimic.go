@@ -269,6 +269,11 @@ func loadNPZ(path string, o Options) (*datasets.Dataset, error) {
 		return nil, fmt.Errorf("robomimic: %w", err)
 	}
 	defer f.Close()
+	keys := []string{"actions", "rewards", "dones"}
+	for _, k := range o.keys() {
+		keys = append(keys, "obs/"+k, "next_obs/"+k)
+	}
+	f.Preload(keys...)
 	demos, obsDim, actDim, err := readNPZ(f, o)
 	if err != nil {
 		return nil, fmt.Errorf("robomimic: %w", err)
