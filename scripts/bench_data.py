@@ -1,13 +1,49 @@
-"""numpy reference for datasets.BenchmarkSample: QC's sequence sampling (a loop over the h steps
+"""numpy references for the data benchmarks in BENCHMARKS.md.
+
+    .venv/bin/python scripts/bench_data.py                       # sampling, below
+    .venv/bin/python scripts/bench_data.py --ogbench FILE.npz    # write FILE if absent (1M-row
+        cube-double-like play data), then time OGBench's load_dataset + relabel_dataset on it;
+        compare with: /usr/bin/time bin/mvp data inspect --json --task 2 FILE.npz
+
+Sampling: the reference for datasets.BenchmarkSample: QC's sequence sampling (a loop over the h steps
 of a chunk, fancy indexing of the whole batch per step, discounted reward sums, min of masks,
 valid = 1 - terminal of the previous step) for B = 256, h = 5 over 1M transitions of obs 37,
 action 5. Prints microseconds per batch.
 
     .venv/bin/python scripts/bench_data.py
 """
+import os
+import sys
 import time
 
 import numpy as np
+
+
+def ogbench_load(path):
+    if not os.path.exists(path):
+        r = np.random.default_rng(0)
+        rows = 1000 * 1001
+        term = np.zeros(rows, dtype=bool)
+        term[1000::1001] = True
+        np.savez_compressed(path, observations=r.normal(size=(rows, 37)).astype(np.float32),
+                            actions=r.uniform(-1, 1, size=(rows, 5)).astype(np.float32), terminals=term,
+                            qpos=(r.normal(scale=0.1, size=(rows, 28)) + 0.3).astype(np.float32),
+                            qvel=r.normal(size=(rows, 26)).astype(np.float32))
+    import gymnasium
+    import ogbench  # noqa: F401
+    from ogbench.relabel_utils import relabel_dataset
+    from ogbench.utils import load_dataset
+    env = gymnasium.make("cube-double-singletask-task2-v0")
+    t = time.perf_counter()
+    d = load_dataset(path, add_info=True)
+    relabel_dataset("cube-double-singletask-task2-v0", env, d)
+    print(f"ogbench load_dataset+relabel: {time.perf_counter() - t:.2f} s, {len(d['rewards'])} transitions, "
+          f"reward sum {d['rewards'].sum()}")
+
+
+if len(sys.argv) == 3 and sys.argv[1] == "--ogbench":
+    ogbench_load(sys.argv[2])
+    sys.exit(0)
 
 n, obs_dim, act_dim, B, h, gamma = 1_000_000, 37, 5, 256, 5, 0.99
 rng = np.random.default_rng(1)
