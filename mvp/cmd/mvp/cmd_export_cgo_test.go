@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,5 +101,29 @@ func TestExportTrainedAllFormats(t *testing.T) {
 	t.Logf("XLA CPU plugin: max |go − xla| = %.3g", d)
 	if d > 1e-5 {
 		t.Errorf("the policy on XLA differs from the go backend by %g", d)
+	}
+}
+
+// TestExportStableHLONoPlugin runs `mvp export --format stablehlo` in a child process that has no
+// PJRT plugin in reach: the error says what is missing and where it was looked for.
+func TestExportStableHLONoPlugin(t *testing.T) {
+	if os.Getenv("MVP_EXPORT_NO_PLUGIN_CHILD") == "1" {
+		err := runExport([]string{"--checkpoint", os.Getenv("MVP_EXPORT_POLICY"), "--format", "stablehlo", "--out", filepath.Join(t.TempDir(), "x.mlir")})
+		if err != nil {
+			os.Stderr.WriteString("EXPORT ERROR: " + err.Error() + "\n")
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	policyDir := filepath.Join(t.TempDir(), "policy")
+	if err := runExport([]string{"--checkpoint", trainedRun(t), "--format", "gomlx", "--out", policyDir}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestExportStableHLONoPlugin$")
+	cmd.Env = append(os.Environ(), "MVP_EXPORT_NO_PLUGIN_CHILD=1", "MVP_EXPORT_POLICY="+policyDir,
+		"PJRT_PLUGIN_LIBRARY_PATH="+t.TempDir(), "HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "EXPORT ERROR: ") || !strings.Contains(string(out), "needs a PJRT plugin and none was found") {
+		t.Errorf("child: err %v, output:\n%s\nwant a 'needs a PJRT plugin' error", err, out)
 	}
 }
