@@ -30,6 +30,9 @@ type FileInfo struct {
 	// Trajectories and Transitions are counted from the file even when Dataset is nil.
 	Trajectories int `json:"trajectories"`
 	Transitions  int `json:"transitions"`
+	// ObsDim and ActDim are the dimensions as loaded (0 when unknown).
+	ObsDim int `json:"obs_dim,omitempty"`
+	ActDim int `json:"act_dim,omitempty"`
 }
 
 // Inspector reads data files of one format.

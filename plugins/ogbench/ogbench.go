@@ -402,6 +402,7 @@ func inspect(path string, opts plugins.DatasetOptions) (*plugins.FileInfo, error
 	}
 	info.Trajectories = len(d.Episodes())
 	info.Transitions = d.Len()
+	info.ObsDim, info.ActDim = d.ObsDim, d.ActDim
 	return info, nil
 }
 

@@ -120,7 +120,8 @@ func f64[T float32 | int](x []T) []float64 {
 
 func summarize(info *plugins.FileInfo) dataReport {
 	r := dataReport{Path: info.Path, Format: info.Format, Arrays: info.Arrays, Attrs: info.Attrs,
-		Trajectories: info.Trajectories, Transitions: info.Transitions, Notes: info.Notes}
+		Trajectories: info.Trajectories, Transitions: info.Transitions, Notes: info.Notes,
+		ObsDim: info.ObsDim, ActDim: info.ActDim}
 	d := info.Dataset
 	if d == nil {
 		return r
