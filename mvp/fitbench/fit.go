@@ -24,6 +24,10 @@ type Config struct {
 	// LearningRate of Adam. Default 1e-3: the toy problem tolerates more than the RL default 3e-4,
 	// which buys accuracy within the step budget.
 	LearningRate float64
+	// CosineDecay anneals the learning rate to 0 over Steps (lr·(1 + cos(π·step/Steps))/2), the
+	// same for every method, so each ends at a settled point instead of wherever the last noisy
+	// step left it. Default true.
+	CosineDecay bool
 	// Seed of initialisation, training batches, noise and evaluation. Default 1.
 	Seed int64
 	// EvalStatesPerFamily held-out states per family. Default 4.
@@ -44,7 +48,7 @@ type Config struct {
 // NewConfig returns the defaults.
 func NewConfig() *Config {
 	return &Config{
-		Steps: 3000, Batch: 256, LearningRate: 1e-3, Seed: 1,
+		Steps: 3000, Batch: 256, LearningRate: 1e-3, CosineDecay: true, Seed: 1,
 		EvalStatesPerFamily: 4, EvalSamples: 2048, Projections: 128,
 		MMDSamples: 512, MMDBandwidths: []float64{0.05, 0.1, 0.2, 0.4},
 		ProgressEvery: 500,
@@ -104,8 +108,10 @@ func Fit(backend compute.Backend, gen mvp.Generator, task *Task, cfg *Config) (*
 		return nil, err
 	}
 	opt := optimizer.Adam().LearningRate(cfg.LearningRate).Done()
-	trainExec, err := model.NewExec(backend, store, func(scope *model.Scope, s, a *Node) *Node {
+	trainExec, err := model.NewExec(backend, store, func(scope *model.Scope, s, a, lr *Node) *Node {
 		loss, _ := gen.Loss(scope.At(scopeName), s, a, nil)
+		// The learning rate is fed each step (the schedule lives on the host).
+		optimizer.LearningRateVarWithValue(scope, lr.DType(), cfg.LearningRate).SetNodeValue(lr)
 		opt.UpdateGraph(scope, s.Graph(), loss)
 		return loss
 	})
@@ -122,8 +128,12 @@ func Fit(backend compute.Backend, gen mvp.Generator, task *Task, cfg *Config) (*
 	lossSum, lossCount := 0.0, 0
 	for step := 0; step < cfg.Steps; step++ {
 		s, a := task.Batch(rng, cfg.Batch)
+		lr := cfg.LearningRate
+		if cfg.CosineDecay {
+			lr *= (1 + math.Cos(math.Pi*float64(step)/float64(cfg.Steps))) / 2
+		}
 		out, err := trainExec.Call(tensors.FromFlatDataAndDimensions(s, cfg.Batch, sd),
-			tensors.FromFlatDataAndDimensions(a, cfg.Batch, ActDim))
+			tensors.FromFlatDataAndDimensions(a, cfg.Batch, ActDim), float32(lr))
 		if err != nil {
 			return nil, fmt.Errorf("fitbench: %s: train step %d: %w", gen.Name(), step, err)
 		}

@@ -59,6 +59,7 @@ func runFit(args []string) error {
 	steps := fs.Int("steps", def.Steps, "training steps per method (same budget for all)")
 	batch := fs.Int("batch", def.Batch, "batch size")
 	lr := fs.Float64("lr", def.LearningRate, "Adam learning rate")
+	cosine := fs.Bool("cosine", def.CosineDecay, "anneal the learning rate to 0 over the steps (cosine)")
 	seed := fs.Int64("seed", def.Seed, "seed of initialisation, data, noise and evaluation")
 	widths := fs.String("widths", "256,256,256", "hidden widths of the shared network (comma-separated)")
 	evalStates := fs.Int("eval-states", def.EvalStatesPerFamily, "held-out states per family")
@@ -94,7 +95,7 @@ func runFit(args []string) error {
 	task := fitbench.NewTask(fams...)
 
 	cfg := fitbench.NewConfig()
-	cfg.Steps, cfg.Batch, cfg.LearningRate, cfg.Seed = *steps, *batch, *lr, *seed
+	cfg.Steps, cfg.Batch, cfg.LearningRate, cfg.CosineDecay, cfg.Seed = *steps, *batch, *lr, *cosine, *seed
 	cfg.EvalStatesPerFamily, cfg.EvalSamples, cfg.MMDSamples = *evalStates, *samples, *mmd
 
 	all := fitMethods()
@@ -178,7 +179,7 @@ func runFit(args []string) error {
 	out := map[string]any{
 		"command":  "fit",
 		"families": famNames,
-		"steps":    cfg.Steps, "batch": cfg.Batch, "lr": cfg.LearningRate, "seed": cfg.Seed,
+		"steps":    cfg.Steps, "batch": cfg.Batch, "lr": cfg.LearningRate, "cosine_decay": cfg.CosineDecay, "seed": cfg.Seed,
 		"network":           fmt.Sprintf("%v %s", ws, net.MLP.Activation),
 		"backend":           backend.Name(),
 		"cpus":              runtime.NumCPU(),
