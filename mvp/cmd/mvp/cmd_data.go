@@ -160,7 +160,7 @@ func summarize(info *plugins.FileInfo) dataReport {
 func printReport(r dataReport) {
 	fmt.Printf("%s (%s)\n", r.Path, r.Format)
 	for _, a := range r.Arrays {
-		fmt.Printf("  %-28s %-6s %v\n", a.Key, a.DType, a.Shape)
+		fmt.Printf("  %-42s %-6s %v\n", a.Key, a.DType, a.Shape)
 	}
 	keys := make([]string, 0, len(r.Attrs))
 	for k := range r.Attrs {
@@ -172,7 +172,7 @@ func printReport(r dataReport) {
 		if len(v) > 100 {
 			v = v[:100] + "…"
 		}
-		fmt.Printf("  @%-27s %s\n", k, v)
+		fmt.Printf("  @%-41s %s\n", k, v)
 	}
 	fmt.Printf("trajectories %d, transitions %d", r.Trajectories, r.Transitions)
 	if r.ObsDim > 0 {
