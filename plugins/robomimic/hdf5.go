@@ -29,6 +29,26 @@ static int class_float() { return H5T_FLOAT; }
 static int class_string() { return H5T_STRING; }
 static int order_be() { return H5T_ORDER_BE; }
 
+// read_vlen_strings reads a dataset of variable-length strings into out (n pointers, to be freed
+// with H5free_memory).
+static herr_t read_vlen_strings(hid_t ds, char **out) {
+	hid_t ft = H5Dget_type(ds);
+	hid_t mt = H5Tcopy(H5T_C_S1);
+	H5Tset_size(mt, H5T_VARIABLE);
+	H5Tset_cset(mt, H5Tget_cset(ft)); // h5py writes UTF-8; the library does not convert charsets
+	H5Tclose(ft);
+	herr_t rc = H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
+	H5Tclose(mt);
+	return rc;
+}
+
+static int is_vlen_string(hid_t ds) {
+	hid_t t = H5Dget_type(ds);
+	int r = H5Tis_variable_str(t) > 0;
+	H5Tclose(t);
+	return r;
+}
+
 // quiet turns off the library's printing of error stacks; errors are returned instead.
 static void quiet() { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 */
@@ -166,7 +186,7 @@ func (h *h5file) matrix(key string, rows int) ([]float32, int, error) {
 	return out, width, nil
 }
 
-// strings1D reads a dataset of fixed-length byte strings (robomimic's mask/<filter>).
+// strings1D reads a dataset of byte strings (robomimic's mask/<filter>), fixed- or variable-length.
 func (h *h5file) strings1D(key string) ([]string, error) {
 	ds, err := h.f.OpenDataset(key)
 	if err != nil {
@@ -185,9 +205,19 @@ func (h *h5file) strings1D(key string) ([]string, error) {
 	if n == 0 {
 		return nil, nil
 	}
-	vl := C.H5Tis_variable_str(C.H5Dget_type(C.hid_t(ds.ID())))
-	if vl > 0 {
-		return nil, fmt.Errorf("%s: dataset %q holds variable-length strings; robomimic writes fixed-length ones", h.path, key)
+	if C.is_vlen_string(C.hid_t(ds.ID())) != 0 {
+		ptrs := make([]*C.char, n)
+		if rc := C.read_vlen_strings(C.hid_t(ds.ID()), &ptrs[0]); rc < 0 {
+			return nil, fmt.Errorf("%s: reading dataset %q failed", h.path, key)
+		}
+		out := make([]string, n)
+		for i, p := range ptrs {
+			if p != nil {
+				out[i] = C.GoString(p)
+				C.H5free_memory(unsafe.Pointer(p))
+			}
+		}
+		return out, nil
 	}
 	buf := make([]byte, n*int(size))
 	if err := ds.Read(&buf); err != nil {
@@ -334,9 +364,11 @@ func (h *h5file) readAll(o Options) (demos []demo, obsDim, actDim int, err error
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	filters, err := h.filters()
-	if err != nil {
-		return nil, 0, 0, err
+	var filters map[string][]int
+	if o.Filter != "" { // a damaged filter list matters only to who asks for it
+		if filters, err = h.filters(); err != nil {
+			return nil, 0, 0, err
+		}
 	}
 	allowed, err := filterSet(h.path, o.Filter, filters)
 	if err != nil {

@@ -31,6 +31,11 @@ func TestHDF5MatchesQC(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareDataset(t, "hdf5 joint keys", j, exp["joint"])
+	vl, err := LoadFile("testdata/vlen-mask.hdf5", Options{Filter: "valid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareDataset(t, "hdf5 variable-length filter", vl, exp["vlen_valid"])
 	n, err := LoadFile("testdata/square-small.npz", Options{})
 	if err != nil {
 		t.Fatal(err)

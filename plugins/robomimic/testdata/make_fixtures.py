@@ -59,7 +59,7 @@ def expected(path, keys=QC_KEYS, only=None):
         demos = list(f["data"].keys())
         demos = [demos[i] for i in np.argsort([int(d[5:]) for d in demos])]
         if only is not None:
-            allowed = {x.decode() for x in f["mask"][only][()]}
+            allowed = {x.decode() if isinstance(x, bytes) else x for x in f["mask"][only][()]}
             demos = [d for d in demos if d in allowed]
         cols = {k: [] for k in ["observations", "next_observations", "actions", "rewards", "masks", "terminals"]}
         for d in demos:
@@ -116,6 +116,13 @@ def main():
     with h5py.File(os.path.join(bad, "string-actions.hdf5"), "a") as f:
         del f["data/demo_0/actions"]
         f["data/demo_0"].create_dataset("actions", data=np.array([b"abc"] * 3))
+    # Filters stored as variable-length strings (h5py's default for Python str).
+    vlen = os.path.join(HERE, "vlen-mask.hdf5")
+    write(vlen, [3, 4, 5], rng)
+    with h5py.File(vlen, "a") as f:
+        del f["mask/valid"]
+        f["mask"].create_dataset("valid", data=["demo_2", "demo_0"], dtype=h5py.string_dtype())
+    exp["vlen_valid"] = expected(vlen, only="valid")
     with open(os.path.join(HERE, "expected.json"), "w") as f:
         json.dump(exp, f)
 
