@@ -88,6 +88,9 @@ func (n *Normalizer) Dim() int { return len(n.Shift) }
 // Apply normalises x (row-major rows of Dim values) in place.
 func (n *Normalizer) Apply(x []float32) {
 	d := n.Dim()
+	if d == 0 {
+		return
+	}
 	for i := range x {
 		j := i % d
 		x[i] = (x[i] - n.Shift[j]) / n.Scale[j]
@@ -97,6 +100,9 @@ func (n *Normalizer) Apply(x []float32) {
 // Invert undoes Apply in place.
 func (n *Normalizer) Invert(x []float32) {
 	d := n.Dim()
+	if d == 0 {
+		return
+	}
 	for i := range x {
 		j := i % d
 		x[i] = x[i]*n.Scale[j] + n.Shift[j]

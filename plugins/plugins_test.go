@@ -39,8 +39,10 @@ func TestInspectUnknownFormat(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 	RegisterInspector(Inspector{Format: "test-txt", Priority: -1,
-		Match:   func(path string, head []byte) bool { return strings.HasPrefix(string(head), "hello") },
-		Inspect: func(path string, opts DatasetOptions) (*FileInfo, error) { return &FileInfo{Path: path, Format: "test-txt"}, nil }})
+		Match: func(path string, head []byte) bool { return strings.HasPrefix(string(head), "hello") },
+		Inspect: func(path string, opts DatasetOptions) (*FileInfo, error) {
+			return &FileInfo{Path: path, Format: "test-txt"}, nil
+		}})
 	if info, err := InspectFile(p, DatasetOptions{}); err != nil || info.Format != "test-txt" {
 		t.Errorf("registered inspector: %v %v", info, err)
 	}
