@@ -46,3 +46,13 @@ bench-envs:
 	test -x $(ENVS_PYTHON) || { echo "no $(ENVS_PYTHON): run scripts/setup-envs.sh" >&2; exit 1; }
 	$(PURE) MVP_PYTHON=$(abspath $(ENVS_PYTHON)) $(GO) test -tags $(GOTAGS),realenv -run '^$$' -bench 'Remote' -benchtime 3s -cpu 1 ./plugins/remote/
 	$(ENVS_PYTHON) plugins/remote/testdata/direct_steps.py 3
+
+# robomimic tasks through robosuite, in a separate Python environment (robosuite 1.5.2 needs
+# MuJoCo 3.3, OGBench in .venv has MuJoCo 4):
+#   python3 -m venv /tmp/rs && /tmp/rs/bin/pip install robosuite==1.5.2 mujoco==3.3.0
+#   make test-robosuite ROBOSUITE_PYTHON=/tmp/rs/bin/python
+ROBOSUITE_PYTHON ?=
+.PHONY: test-robosuite
+test-robosuite:
+	test -n "$(ROBOSUITE_PYTHON)" || { echo "set ROBOSUITE_PYTHON to a Python with robosuite (see mk/envs.mk)" >&2; exit 1; }
+	$(PURE) MVP_ROBOSUITE_PYTHON=$(ROBOSUITE_PYTHON) $(GO) test -tags $(GOTAGS),realenv -count=1 -v -run 'Robomimic' ./plugins/remote/

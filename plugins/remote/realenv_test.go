@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -179,4 +180,40 @@ func BenchmarkRemotePendulumStep(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+}
+
+// TestRobomimicTasks needs robosuite, which is not in .venv: robosuite 1.5.2 fails with MuJoCo 4
+// (an assertion in get_joint_qpos_addr), so it lives in its own environment with MuJoCo 3.3, named
+// by MVP_ROBOSUITE_PYTHON (make test-robosuite ROBOSUITE_PYTHON=...).
+func TestRobomimicTasks(t *testing.T) {
+	py := os.Getenv("MVP_ROBOSUITE_PYTHON")
+	if py == "" {
+		t.Skip("MVP_ROBOSUITE_PYTHON is not set (make test-robosuite sets it)")
+	}
+	for _, tc := range []struct {
+		task          string
+		obs, act, max int
+	}{{"lift", 19, 7, 300}, {"can", 23, 7, 300}, {"square", 23, 7, 400}} {
+		env, err := New("robomimic:"+tc.task, Config{Python: py, StartTimeout: 300 * time.Second, CallTimeout: 120 * time.Second,
+			ObsDim: tc.obs, ActDim: tc.act})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if env.MaxEpisodeSteps() != tc.max {
+			t.Errorf("%s: horizon %d, want %d", tc.task, env.MaxEpisodeSteps(), tc.max)
+		}
+		if _, err := env.Reset(1); err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			st, err := env.Step(make([]float32, tc.act))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Success || st.Terminated {
+				t.Errorf("%s: success after doing nothing", tc.task)
+			}
+		}
+		env.Close()
+	}
 }

@@ -201,9 +201,20 @@ def serve(inp, out):
                 raise ValueError(f"unknown cmd {cmd!r}")
             reply["ok"] = True
         except Exception as e:  # reported to the client, which decides what is fatal
-            reply = {"ok": False, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+            reply = {"ok": False, "error": describe(e), "traceback": traceback.format_exc()}
         out.write(json.dumps(reply, allow_nan=False) + "\n")
         out.flush()
+
+
+def describe(e):
+    """One line for the client: the exception, and where it was raised when it has no message
+    (a bare assert deep inside a simulator says nothing by itself)."""
+    msg = f"{type(e).__name__}: {e}"
+    if not str(e):
+        tb = traceback.extract_tb(e.__traceback__)
+        if tb:
+            msg += f"(raised at {tb[-1].filename}:{tb[-1].lineno}: {tb[-1].line})"
+    return msg
 
 
 def finite_or_none(x):
