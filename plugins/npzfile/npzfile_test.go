@@ -190,3 +190,18 @@ func TestHeaderLen(t *testing.T) {
 		}
 	}
 }
+
+// A corrupt header length must be refused before anything that large is allocated.
+func TestHugeHeaderLength(t *testing.T) {
+	member := append([]byte("\x93NUMPY\x02\x00"), 0xff, 0xff, 0xff, 0x7f)
+	member = append(member, "{'descr': '<f4'"...)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("x.npy")
+	w.Write(member)
+	zw.Close()
+	_, err := NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()), "huge.npz")
+	if err == nil || !strings.Contains(err.Error(), `huge.npz: key "x"`) || !strings.Contains(err.Error(), "corrupt") {
+		t.Errorf("huge header: %v", err)
+	}
+}
