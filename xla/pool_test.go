@@ -1,6 +1,7 @@
 package xla
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -108,10 +109,16 @@ func TestSmallPoolDeadlocks(t *testing.T) {
 		t.Skip("spawns subprocesses")
 	}
 	for _, config := range []string{"go:parallelism=2", "go:parallelism=-1", "go:ops_sequential"} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestPoolHelper$", "-test.count=1")
+		// The runtime reports "all goroutines are asleep" only without cgo; with cgo a deadlocked
+		// process just hangs, so a timeout counts as a deadlock too.
+		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestPoolHelper$", "-test.count=1")
 		cmd.Env = append(os.Environ(), helperConfigEnv+"="+config)
+		cmd.WaitDelay = 5 * time.Second
 		out, _ := cmd.CombinedOutput()
-		deadlocked := strings.Contains(string(out), "deadlock")
+		timedOut := ctx.Err() != nil
+		cancel()
+		deadlocked := strings.Contains(string(out), "deadlock") || timedOut
 		ok := strings.Contains(string(out), "POOL-HELPER-OK")
 		t.Logf("%s: completed=%v deadlocked=%v", config, ok, deadlocked)
 		switch config {

@@ -1,0 +1,21 @@
+# Backends and forward-mode JVP (xla, xla/jvp).
+#
+#   make test-xla       the backend-selection, plugin-discovery and JVP tests (pure Go)
+#   make test-xla-cgo   the same backend tests built with cgo and XLA/PJRT linked (gcc only, no plugin)
+#   make bench-jvp      primal vs forward-mode JVP vs double-VJP on the 4×512 MVP network
+#
+# build-xla (Makefile) builds bin/mvp-xla with cgo; CI checks that it compiles.
+
+JVP_BENCHTIME ?= 20x
+
+.PHONY: test-xla test-xla-cgo bench-jvp
+CI_TARGETS += build-xla test-xla-cgo
+
+test-xla:
+	$(PURE) $(GO) test -tags $(GOTAGS) -count=1 ./xla/ ./xla/jvp/
+
+test-xla-cgo:
+	CGO_ENABLED=1 $(GO) test -count=1 ./xla/
+
+bench-jvp:
+	$(PURE) $(GO) test -tags $(GOTAGS) -run '^$$' -bench '^BenchmarkMVPNetwork' -benchtime $(JVP_BENCHTIME) ./xla/jvp/
