@@ -14,8 +14,8 @@ import (
 // a deploy.Policy: the generator's and the online critic's weights under deploy's names, the
 // architecture, the action box and, when norm is non-nil, the normalisation the agent's data went
 // through (observations are normalised and actions mapped back inside the exported function).
-// The target critic, optimizer state and RNG are left out. The weights are shared with the agent's
-// store until it is updated again; save or copy the policy first.
+// The target critic, optimizer state and RNG are left out. The weights are copied, so the agent
+// can keep training.
 func (a *Agent) ExportPolicy(norm *datasets.Normalization) (*deploy.Policy, error) {
 	c := a.Config
 	cfg := deploy.Config{
@@ -68,6 +68,9 @@ func (a *Agent) ExportPolicy(norm *datasets.Normalization) (*deploy.Policy, erro
 			return nil, fmt.Errorf("mvp: agent %q has no variable %s (for the policy's %s): was it initialised?", c.Kind, path, name)
 		}
 		t, err := v.Value()
+		if err == nil {
+			t, err = t.LocalClone()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("mvp: agent %q: variable %s: %w", c.Kind, path, err)
 		}

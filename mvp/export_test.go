@@ -131,6 +131,22 @@ func TestExportPolicyBitIdentical(t *testing.T) {
 					t.Errorf("every state selected its first candidate: the critic did not choose")
 				}
 			}
+
+			// The policy holds copies: further training leaves it unchanged.
+			c := a.Config
+			n := c.BatchSize
+			if _, err := a.Update(&Batch{Size: n, Obs: randn(r, n*c.ObsDim), Actions: make([]float32, n*c.ChunkDim()),
+				ChunkReward: randn(r, n), NextObs: randn(r, n*c.ObsDim), Mask: ones(n), Valid: ones(n * c.Horizon)}); err != nil {
+				t.Fatal(err)
+			}
+			got3, err := p.Act(obs, noise)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertBitIdentical(t, "exported policy after the agent trained on", got3, want)
+			if maxDiff(trainingSideAct(t, a, obs, noise), want) == 0 {
+				t.Errorf("the update did not change the agent's actions, so the copy check is void")
+			}
 		})
 	}
 }
