@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
@@ -214,4 +215,24 @@ func maxDiff(a, b []float32) float64 {
 		m = max(m, math.Abs(float64(a[i]-b[i])))
 	}
 	return m
+}
+
+// customGen is a user generator the deploy package cannot rebuild.
+type customGen struct{ *BCGenerator }
+
+func TestExportPolicyCustomGenerator(t *testing.T) {
+	backend, err := xla.NewBackend(xla.DefaultGoConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultAgentConfig(KindBC, 3, 2)
+	cfg.ActorHidden = []int{8}
+	cfg.Generator = customGen{NewBCGenerator(cfg.ActorHidden, cfg.ChunkDim())}
+	a, err := NewAgent(backend, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ExportPolicy(nil); err == nil || !strings.Contains(err.Error(), "has no deployable form") {
+		t.Errorf("custom generator: got %v, want an error saying it cannot be deployed", err)
+	}
 }
