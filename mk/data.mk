@@ -6,7 +6,8 @@
 #   make data-check     `mvp data inspect --json` on a 300-demo Robomimic-layout HDF5 written by h5py
 #                       and on an OGBench file written by OGBench's oracles (CI)
 #   make data-fixtures  rewrite the numpy/h5py fixtures under plugins/*/testdata
-#   make fuzz-data      run the npz fuzz targets for FUZZTIME each (the seeds run in `make test`)
+#   make fuzz-data      run the npz fuzz targets for FUZZTIME each (the seeds run in `make test`);
+#                       minimisation is capped at 1 s, else whole npz inputs stall the fuzzer
 #
 # The Python side (.venv with numpy and h5py) comes from scripts/setup-data.sh; the OGBench
 # expected values and the oracle file also need ogbench (scripts/setup-envs.sh).
@@ -56,5 +57,5 @@ data-fixtures:
 	$(DATA_PYTHON) plugins/robomimic/testdata/make_fixtures.py
 
 fuzz-data:
-	$(PURE) $(GO) test -tags $(GOTAGS) -run '^$$' -fuzz FuzzArchive -fuzztime $(FUZZTIME) ./plugins/npzfile/
-	$(PURE) $(GO) test -tags $(GOTAGS) -run '^$$' -fuzz FuzzHeaderLen -fuzztime $(FUZZTIME) ./plugins/npzfile/
+	$(PURE) $(GO) test -tags $(GOTAGS) -run '^$$' -fuzz FuzzArchive -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./plugins/npzfile/
+	$(PURE) $(GO) test -tags $(GOTAGS) -run '^$$' -fuzz FuzzHeaderLen -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./plugins/npzfile/
