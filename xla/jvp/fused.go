@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // Rules read like the math.
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/nn"
@@ -101,11 +102,11 @@ func fusedLayerNormRule(node *Node, t []*Node) (*Node, error) {
 
 	var terms []*Node
 	if tx := t[0]; tx != nil {
-		q2 := Square(ReduceAndKeep(Mul(xHat, x), ReduceMean, axes...))
+		q2 := Square(rowMean(xHat, x, axes))
 		variance := MulScalar(Add(q2, Sqrt(Add(Square(q2), MulScalar(q2, 4*epsilon)))), 0.5)
 		invStd := Reciprocal(Sqrt(AddScalar(variance, epsilon)))
-		centered := Sub(tx, ReduceAndKeep(tx, ReduceMean, axes...))
-		proj := Mul(xHat, ReduceAndKeep(Mul(xHat, tx), ReduceMean, axes...))
+		centered := Sub(tx, rowMean(tx, nil, axes))
+		proj := Mul(xHat, rowMean(xHat, tx, axes))
 		scale := invStd
 		if gamma != nil {
 			scale = Mul(invStd, ExpandLeftToRank(gamma, rank))
@@ -119,6 +120,46 @@ func fusedLayerNormRule(node *Node, t []*Node) (*Node, error) {
 		terms = append(terms, BroadcastToShape(ExpandLeftToRank(tBeta, rank), x.Shape()))
 	}
 	return sumTangents(terms...), nil
+}
+
+// rowMean returns mean(a ⊙ b) (mean(a) if b is nil) over axes, keeping them as size-1 axes. It is
+// a DotGeneral batched over the other axes (or a matrix-vector product with ones): one SIMD kernel
+// instead of a full-size product and the backend's generic reduction.
+func rowMean(a, b *Node, axes []int) *Node {
+	rank := a.Rank()
+	reduced := make([]bool, rank)
+	n := 1
+	for _, axis := range axes {
+		if axis < 0 {
+			axis += rank
+		}
+		reduced[axis] = true
+	}
+	var contracting, batch []int
+	keepDims := a.Shape().Clone().Dimensions
+	for axis := range rank {
+		if reduced[axis] {
+			contracting = append(contracting, axis)
+			n *= keepDims[axis]
+			keepDims[axis] = 1
+		} else {
+			batch = append(batch, axis)
+		}
+	}
+	var sum *Node
+	if b == nil {
+		onesDims := make([]int, len(contracting))
+		onesAxes := make([]int, len(contracting))
+		for i, axis := range contracting {
+			onesDims[i] = a.Shape().Dimensions[axis]
+			onesAxes[i] = i
+		}
+		ones := Ones(a.Graph(), shapes.Make(a.DType(), onesDims...))
+		sum = Dot(a, ones).General(contracting, nil, onesAxes, nil)
+	} else {
+		sum = Dot(a, b).General(contracting, batch, contracting, batch)
+	}
+	return MulScalar(Reshape(sum, keepDims...), 1/float64(n))
 }
 
 // Dense: y = act(x·W + b), so pre' = x'·W + x·W' + b' (each product itself a fused Dense) and
