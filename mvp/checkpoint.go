@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -82,6 +83,20 @@ func SaveCheckpoint(dir string, step int64, a *Agent, state any, keep int) (stri
 		t, err := v.Value()
 		if err != nil {
 			return "", fmt.Errorf("mvp: checkpoint: reading variable %s: %w", v.Path(), err)
+		}
+		if t.DType() == dtypes.Float32 {
+			bad := -1
+			tensors.MustConstFlatData[float32](t, func(f []float32) {
+				for i, x := range f {
+					if x != x || x > math.MaxFloat32 || x < -math.MaxFloat32 {
+						bad = i
+						return
+					}
+				}
+			})
+			if bad >= 0 {
+				return "", fmt.Errorf("%w: variable %s has a non-finite value at index %d; checkpoint at step %d not written", ErrDiverged, v.Path(), bad, step)
+			}
 		}
 		var blob []byte
 		if err := t.ConstBytes(func(b []byte) { blob = append([]byte(nil), b...) }); err != nil {

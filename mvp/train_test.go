@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gomvp/gomvp/datasets"
@@ -162,6 +163,41 @@ func TestCheckpointCorruption(t *testing.T) {
 	for i := range x {
 		if x[i] != y[i] {
 			t.Fatalf("restored agent acts differently: %v vs %v", x, y)
+		}
+	}
+}
+
+// TestDivergenceGuard trains with an absurd learning rate: training must stop with ErrDiverged
+// and a message naming the step, and the newest checkpoint on disk must hold finite values only.
+func TestDivergenceGuard(t *testing.T) {
+	backend := agentTestBackend(t)
+	d := toyData(t, "toy:pointmass", "10")
+	cfg := smallTrainConfig(KindMVP, d, t.TempDir())
+	cfg.Agent.LearningRate = 1e30
+	cfg.CheckpointEvery, cfg.EvalEvery, cfg.OfflineSteps = 1, 0, 200
+	tr, err := NewTrainer(backend, cfg, d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, runErr := tr.Run(context.Background())
+	if !errors.Is(runErr, ErrDiverged) {
+		t.Fatalf("Run returned %v, want ErrDiverged", runErr)
+	}
+	t.Log(runErr)
+	ck, err2 := LatestCheckpoint(filepath.Join(cfg.Out, "checkpoints"))
+	if err2 != nil {
+		t.Fatal(err2)
+	}
+	if ck != nil {
+		a, err := LoadAgent(backend, ck, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := SaveCheckpoint(t.TempDir(), ck.Step, a, nil, 0); err != nil {
+			t.Fatalf("the kept checkpoint (step %d) is not finite: %v", ck.Step, err)
+		}
+		if !strings.Contains(runErr.Error(), "last good checkpoint") && !strings.Contains(runErr.Error(), "not written") {
+			t.Errorf("error does not point at the kept state: %v", runErr)
 		}
 	}
 }

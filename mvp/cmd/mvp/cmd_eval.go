@@ -178,6 +178,7 @@ func runReport(args []string) error {
 	var runs runsFlag
 	fs.Var(&runs, "run", "LABEL=RUN_DIR (repeatable; runs sharing a label are seeds, averaged)")
 	svgPath := fs.String("svg", "", "write the success-rate learning curves here")
+	at := fs.Int64("at", 0, "compare at this step (the last evaluation at or before it); 0: each run's last")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -206,7 +207,7 @@ func runReport(args []string) error {
 			// A resumed run may log a step twice; the last record of a step wins.
 			evals := map[int64]map[string]float64{}
 			for _, rec := range recs {
-				if rec.Phase == "eval" {
+				if rec.Phase == "eval" && (*at <= 0 || rec.Step <= *at) {
 					evals[rec.Step] = rec.Metrics
 				}
 			}
