@@ -34,7 +34,8 @@ notebooks:
 			pairs="$$pairs $$nb $(NB_OUT)/$$name.ipynb"; \
 		else \
 			echo "FAILED   $$nb after $$(( $$(date +%s) - start )) s; nbconvert said:"; \
-			grep -v '^[IWE][0-9]\{4\} ' $(NB_OUT)/$$name.log | tail -40 | sed 's/^/    /'; \
+			grep -E '^\./main\.go:[0-9]+|^panic: |^fatal error: ' $(NB_OUT)/$$name.log | head -20 | sed 's/^/    /'; \
+			grep -v '^[IWE][0-9]\{4\} ' $(NB_OUT)/$$name.log | tail -25 | sed 's/^/    /'; \
 			failed="$$failed $$name"; \
 		fi; \
 	done; \
