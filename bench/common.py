@@ -69,6 +69,13 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def loadavg1():
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
 def emit(result):
     result.setdefault("machine", platform.processor() or platform.machine())
     result.setdefault("threads", THREADS)

@@ -14,7 +14,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from common import (ACT, BATCH, CHUNK, ENSEMBLE, GAMMA, H, HIDDEN, LN_EPS, LR, N, OBS, QC_STEPS,  # noqa: E402
-                    TAU, emit, peak_rss_mib, percentile, summarize_rate, time_loop)
+                    SECONDS, TAU, emit, loadavg1, peak_rss_mib, percentile, summarize_rate, time_loop)
 
 jax.config.update("jax_default_matmul_precision", "float32")
 
@@ -163,6 +163,7 @@ def make_actor_only(gen_loss):
 
 
 def main():
+    load_start = loadavg1()
     key = jax.random.PRNGKey(0)
     ka, kf, kc, kb = jax.random.split(key, 4)
     actor = init_mlp(ka, CHUNK + 2 + OBS, CHUNK, False)
@@ -223,7 +224,15 @@ def main():
     result["act_median_ms"] = percentile(times, 50) * 1e3
     result["act_p99_ms"] = percentile(times, 99) * 1e3
     result["act_iters"] = len(times)
+    x = jnp.ones((8192, 512), jnp.float32)
+    w = jnp.ones((512, 512), jnp.float32)
+    mm = jax.jit(lambda x, w: (x @ w).sum())
+    for rows, key in ((8192, "matmul_8192_gflops"), (32, "matmul_32_gflops")):
+        xr = x[:rows]
+        times = time_loop(lambda: jax.block_until_ready(mm(xr, w)), seconds=min(SECONDS, 2))
+        result[key] = 2 * rows * 512 * 512 * summarize_rate(times) / 1e9
     result["peak_rss_mib"] = peak_rss_mib()
+    result["loadavg1"] = (load_start + loadavg1()) / 2
     emit(result)
 
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from common import (ACT, BATCH, CHUNK, ENSEMBLE, GAMMA, H, HIDDEN, LN_EPS, LR, N, OBS, QC_STEPS,  # noqa: E402
-                    TAU, emit, peak_rss_mib, percentile, summarize_rate, time_loop)
+                    SECONDS, TAU, emit, loadavg1, peak_rss_mib, percentile, summarize_rate, time_loop)
 
 torch.set_num_threads(THREADS)
 torch.set_float32_matmul_precision("highest")
@@ -143,6 +143,7 @@ class Agent:
 
 
 def main():
+    load_start = loadavg1()
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     batch = tuple(torch.as_tensor(x, dtype=torch.float32) for x in (
@@ -171,7 +172,13 @@ def main():
     result["act_median_ms"] = percentile(times, 50) * 1e3
     result["act_p99_ms"] = percentile(times, 99) * 1e3
     result["act_iters"] = len(times)
+    w = torch.ones(512, 512)
+    for rows, key in ((8192, "matmul_8192_gflops"), (32, "matmul_32_gflops")):
+        x = torch.ones(rows, 512)
+        times = time_loop(lambda: (x @ w).sum().item(), seconds=min(SECONDS, 2))
+        result[key] = 2 * rows * 512 * 512 * summarize_rate(times) / 1e9
     result["peak_rss_mib"] = peak_rss_mib()
+    result["loadavg1"] = (load_start + loadavg1()) / 2
     emit(result)
 
 

@@ -102,6 +102,7 @@ func (s Sizes) updateFLOPs(kind string, withCritic bool) float64 {
 // ActResult is the latency of one action decision, Agent.Act on a single state.
 type ActResult struct {
 	Backend     string  `json:"backend"`
+	States      int     `json:"states"`
 	MedianMs    float64 `json:"median_ms"`
 	P99Ms       float64 `json:"p99_ms"`
 	Iters       int     `json:"iters"`
@@ -109,22 +110,26 @@ type ActResult struct {
 	FLOPsPerSec float64 `json:"flops_per_s"` // at the median latency
 }
 
-// BenchAct builds an MVP agent on backend and times Agent.Act at batch 1 (N candidates, critic
-// scoring, argmax, noise drawn in the graph) for about minTime after a warm-up.
-func BenchAct(backend compute.Backend, name string, s Sizes, minTime time.Duration) (ActResult, error) {
+// BenchAct builds an MVP agent on backend and times Agent.Act on states states at once (N
+// candidates each, critic scoring, argmax, noise drawn in the graph) for about minTime after a
+// warm-up. states = 1 is the latency of acting in one environment.
+func BenchAct(backend compute.Backend, name string, s Sizes, states int, minTime time.Duration) (ActResult, error) {
 	cfg := s.AgentConfig(mvp.KindMVP)
 	agent, err := mvp.NewAgent(backend, cfg)
 	if err != nil {
 		return ActResult{}, fmt.Errorf("perf: act agent on %s: %w", name, err)
 	}
-	obs := RandomBatch(cfg, 11).Obs[:cfg.ObsDim]
+	if states < 1 || states > cfg.BatchSize {
+		return ActResult{}, fmt.Errorf("perf: act on %d states, want 1…%d", states, cfg.BatchSize)
+	}
+	obs := RandomBatch(cfg, 11).Obs[:states*cfg.ObsDim]
 	rng := mvp.NewActRNG(3)
 	t, err := TimeLoop(func() error { _, err := agent.Act(obs, rng); return err }, 20, 200, minTime)
 	if err != nil {
 		return ActResult{}, fmt.Errorf("perf: act on %s: %w", name, err)
 	}
 	r := ActResult{Backend: name, MedianMs: ms(t.Median()), P99Ms: ms(t.Percentile(99)), Iters: len(t.Durations),
-		FLOPs: s.ActFLOPs()}
+		FLOPs: float64(states) * s.ActFLOPs(), States: states}
 	r.FLOPsPerSec = r.FLOPs / t.Median().Seconds()
 	return r, nil
 }

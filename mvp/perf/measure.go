@@ -166,3 +166,21 @@ func PeakRSSMiB() float64 {
 	}
 	return float64(ru.Maxrss) / 1024
 }
+
+// LoadAverage returns the 1-minute load average (Linux; NaN elsewhere): other processes on a
+// shared machine change every number here, so each report carries it.
+func LoadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return math.NaN()
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return math.NaN()
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return math.NaN()
+	}
+	return v
+}

@@ -44,6 +44,10 @@ type benchResult struct {
 	Flat      map[string]any    `json:"flat"` // the headline numbers under the peers' key names
 	Errors    map[string]string `json:"errors,omitempty"`
 	PeakRSS   float64           `json:"peak_rss_mib"`
+	// Load1Start and Load1End are the 1-minute load averages around the run: on a shared machine a
+	// load above the core count means the numbers are pessimistic.
+	Load1Start float64 `json:"loadavg1_start"`
+	Load1End   float64 `json:"loadavg1_end"`
 }
 
 type benchPeak struct {
@@ -70,6 +74,7 @@ func runBench(args []string) error {
 	batch := fs.Int("batch", 256, "batch size B of an update")
 	candidates := fs.Int("candidates", 32, "best-of-N candidates")
 	hidden := fs.String("hidden", "512,512,512,512", "hidden widths of the actor and the critics")
+	actStates := fs.Int("act-states", 1, "states per action decision (1: one environment; up to --batch)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the timed loops to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -130,7 +135,8 @@ func runBench(args []string) error {
 		fusion = "default (on)"
 	}
 	res := &benchResult{Peer: "go", Backend: updName, GoVersion: runtime.Version(), Threads: runtime.GOMAXPROCS(0),
-		Fusion: fusion, Sizes: sizes, Errors: map[string]string{}, Flat: map[string]any{}}
+		Fusion: fusion, Sizes: sizes, Errors: map[string]string{}, Flat: map[string]any{},
+		Load1Start: perf.LoadAverage()}
 	minTime := time.Duration(*seconds * float64(time.Second))
 	fmt.Fprintf(log, "mvp bench: backend %s, GOMAXPROCS %d, B=%d N=%d hidden %v, %.1fs per measurement\n",
 		updName, res.Threads, sizes.Batch, sizes.Candidates, widths, *seconds)
@@ -145,6 +151,7 @@ func runBench(args []string) error {
 		fmt.Fprintf(log, "  %-18s %8.3f steps/s  (median %.1f ms, %d steps, first call %.1f s, %.1f GFLOP/step, %.1f GFLOP/s)\n",
 			key, r.StepsPerSec, r.MedianMs, r.Iters, r.CompileSec, r.FLOPs/1e9, r.FLOPsPerSec/1e9)
 		res.Flat[key+"_steps_per_s"] = r.StepsPerSec
+		res.Flat[key+"_gflops"] = r.FLOPsPerSec / 1e9
 		return &r
 	}
 	if todo["mvp"] {
@@ -174,7 +181,7 @@ func runBench(args []string) error {
 					continue
 				}
 			}
-			r, err := perf.BenchAct(b, name, sizes, minTime)
+			r, err := perf.BenchAct(b, name, sizes, *actStates, minTime)
 			if err != nil {
 				res.Errors["act "+name] = err.Error()
 				fmt.Fprintf(log, "  act on %-20s error: %v\n", name, err)
@@ -192,6 +199,8 @@ func runBench(args []string) error {
 		res.Peak = measurePeak(backend, updName, minTime, res, log)
 	}
 	res.PeakRSS = perf.PeakRSSMiB()
+	res.Load1End = perf.LoadAverage()
+	res.Flat["loadavg1"] = (res.Load1Start + res.Load1End) / 2
 	res.Flat["peak_rss_mib"] = res.PeakRSS
 	if res.MVPOverFM > 0 {
 		res.Flat["mvp_actor_over_fm_actor"] = res.MVPOverFM
@@ -227,6 +236,8 @@ func measurePeak(backend compute.Backend, name string, minTime time.Duration, re
 	}
 	fmt.Fprintf(log, "  matmul FLOP/s on %s: %d×512×512 %.1f G, 256×512×512 %.1f G, 32×512×512 %.1f G\n",
 		name, 8192, p.Matmul8192/1e9, p.Matmul256/1e9, p.Matmul32/1e9)
+	res.Flat["matmul_8192_gflops"] = p.Matmul8192 / 1e9
+	res.Flat["matmul_32_gflops"] = p.Matmul32 / 1e9
 	if cpu, err := perf.ReadCPUPeak(); err == nil {
 		p.CPU = &cpu
 		fmt.Fprintf(log, "  CPU %q: %d cores × %.2f GHz × %d FMA units (assumed) × %d fp32 lanes × 2 = %.0f GFLOP/s\n",

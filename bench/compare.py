@@ -1,0 +1,121 @@
+"""Prints one table of `mvp bench --json` against the JAX and PyTorch peers.
+
+usage: compare.py RESULT_JSON... [--markdown]   (`mvp bench --json` outputs and peer outputs, any order)
+
+Each file's last line is the JSON object its program printed. Ratios are Go/peer: above 1 the Go
+implementation is faster for rates (steps/s, GFLOP/s); below 1 it is faster for latencies (ms).
+"""
+
+import json
+import sys
+
+ROWS = [
+    # key, label, kind ("rate" or "time" or "info")
+    ("mvp_update_steps_per_s", "MVP update (B=256, N=32), steps/s", "rate"),
+    ("qc_update_steps_per_s", "QC update (10-step flow, N=32), steps/s", "rate"),
+    ("mvp_actor_update_steps_per_s", "MVP generator update only (JVP + IVC + Adam), steps/s", "rate"),
+    ("fm_actor_update_steps_per_s", "flow-matching generator update only, steps/s", "rate"),
+    ("mvp_actor_over_fm_actor", "MVP / flow-matching generator update cost", "info"),
+    ("act_median_ms", "action decision, batch 1, N=32: median ms", "time"),
+    ("act_p99_ms", "action decision: p99 ms", "time"),
+    ("mvp_update_gflops", "MVP update achieved GFLOP/s (matmul FLOPs)", "rate"),
+    ("matmul_8192_gflops", "matmul 8192×512×512 GFLOP/s (peak proxy)", "rate"),
+    ("matmul_32_gflops", "matmul 32×512×512 GFLOP/s", "rate"),
+    ("peak_rss_mib", "peak RSS MiB (whole process)", "time"),
+    ("loadavg1", "1-min load average during the run (2 cores)", "info"),
+]
+
+def last_json(path):
+    with open(path) as f:
+        lines = [ln for ln in f.read().splitlines() if ln.strip().startswith("{")]
+    if not lines:
+        raise SystemExit(f"compare.py: {path} has no JSON line (did the benchmark fail?)")
+    return json.loads(lines[-1])
+
+
+def flat(obj):
+    """The Go result keeps its headline numbers under "flat"; the peers print them at top level.
+    The peers' achieved GFLOP/s is derived from the Go-side FLOP count of the same update."""
+    return obj.get("flat", obj)
+
+
+def fmt(v):
+    if v is None:
+        return "–"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3g}" if abs(v) < 1 else f"{v:.2f}"
+
+
+def label_of(obj):
+    if "flat" in obj:
+        b = obj.get("backend", "?")
+        return "Go " + ("XLA-CPU" if b.startswith("xla") else b)
+    if obj.get("peer") == "jax":
+        return f"JAX {obj.get('version', '')} jit"
+    return f"PyTorch {obj.get('version', '').split('+')[0]} eager"
+
+
+def main(argv):
+    markdown = "--markdown" in argv
+    paths = [a for a in argv if not a.startswith("--")]
+    if len(paths) < 2:
+        raise SystemExit(__doc__)
+    raws = [last_json(p) for p in paths]
+    gos = [r for r in raws if "flat" in r]
+    peers = [r for r in raws if "flat" not in r]
+    if not gos or not peers:
+        raise SystemExit("compare.py: need at least one `mvp bench --json` result and one peer result")
+    flops = next(((g.get("mvp_update") or {}).get("flops") for g in gos if g.get("mvp_update")), None)
+    for peer in peers:
+        if flops and peer.get("mvp_update_steps_per_s"):
+            peer["mvp_update_gflops"] = flops * peer["mvp_update_steps_per_s"] / 1e9
+        if peer.get("fm_actor_update_steps_per_s") and peer.get("mvp_actor_update_steps_per_s"):
+            peer["mvp_actor_over_fm_actor"] = peer["fm_actor_update_steps_per_s"] / peer["mvp_actor_update_steps_per_s"]
+
+    cols = [(label_of(r), flat(r)) for r in gos + peers]
+    ratio_cols = [(f"{label_of(g)} / {label_of(p).split()[0]}", flat(g), p) for g in gos for p in peers]
+    header = [""] + [c[0] for c in cols] + [r[0] for r in ratio_cols]
+    rows = []
+    for key, label, kind in ROWS:
+        row = [label] + [fmt(c[1].get(key)) for c in cols]
+        for _, g, p in ratio_cols:
+            gv, pv = g.get(key), p.get(key)
+            row.append(fmt(gv / pv) if (gv is not None and pv and kind != "info") else "–")
+        rows.append(row)
+    if markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
+    else:
+        widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+        line = lambda r: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)  # noqa: E731
+                                   for i, (c, w) in enumerate(zip(r, widths)))
+        print(line(header))
+        print("-" * len(line(header)))
+        for r in rows:
+            print(line(r))
+    for g in gos:
+        print(f"\n{label_of(g)}: action decision on {flat(g).get('act_backend')}.", end="")
+    print("\nRatios Go/peer: for rates (steps/s, GFLOP/s) above 1 means Go is faster; for times (ms, MiB) below 1.")
+    g0 = gos[0]
+    if flops:
+        act = (g0.get("act") or [{}])[0]
+        print(f"FLOPs (matmuls; elementwise ops excluded): MVP update {flops / 1e9:.1f} GFLOP, "
+              f"QC update {(g0.get('qc_update') or {}).get('flops', 0) / 1e9:.1f} GFLOP, "
+              f"action decision {act.get('flops', 0) / 1e6:.0f} MFLOP.")
+    cpu = (g0.get("peak") or {}).get("cpu")
+    if cpu:
+        fr = ", ".join(f"{label_of(r)} {100 * flat(r).get('mvp_update_gflops', 0) * 1e9 / cpu['flops']:.0f}%"
+                       for r in gos + peers)
+        print(f"CPU peak {cpu['flops'] / 1e9:.0f} GFLOP/s = {cpu['cores']} cores × {cpu['clock_ghz']:.2f} GHz × "
+              f"{cpu['fma_units_assumed']} FMA units (assumed) × {cpu['fp32_lanes']} fp32 lanes × 2. "
+              f"MVP update share of it: {fr}.")
+    print(json.dumps({label_of(r): flat(r) for r in gos + peers}, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
