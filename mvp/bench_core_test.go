@@ -3,6 +3,7 @@ package mvp
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -10,10 +11,12 @@ import (
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 )
 
-// benchUpdate measures one generator update (loss + Adam) per iteration at batch 256 with
-// obsDim 32 and a chunk of h = 5 actions of dim 5 (actDim 25), data fed from the host.
-func benchUpdate(b *testing.B, gen Generator) {
-	const batch, sDim, h, d = 256, 32, 5, 5
+const benchBatch, benchSDim, benchH, benchD = 256, 32, 5, 5
+
+// updateStep compiles one generator update (loss + Adam) at batch 256 with obsDim 32 and a chunk
+// of h = 5 actions of dim 5 (actDim 25), data fed from the host, and returns a function running it.
+func updateStep(b *testing.B, gen Generator) func() {
+	const batch, sDim, h, d = benchBatch, benchSDim, benchH, benchD
 	store := seededStore(b, 1)
 	opt := optimizer.Adam().LearningRate(3e-4).Done()
 	e, err := model.NewExec(testBackend(b), store, func(scope *model.Scope, s, a, valid *Node) *Node {
@@ -44,6 +47,12 @@ func benchUpdate(b *testing.B, gen Generator) {
 		_ = out[0].FinalizeAll()
 	}
 	step() // compile
+	return step
+}
+
+// benchUpdate measures one generator update per iteration.
+func benchUpdate(b *testing.B, gen Generator) {
+	step := updateStep(b, gen)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		step()
@@ -66,5 +75,35 @@ func BenchmarkGeneratorUpdate(b *testing.B) {
 		for _, gen := range []Generator{mvp1, mvp0, flow} {
 			b.Run(netName+"/"+gen.Name(), func(b *testing.B) { benchUpdate(b, gen) })
 		}
+	}
+}
+
+// BenchmarkGeneratorUpdateInterleaved alternates MVP and flow-matching updates on the same network
+// within one loop, so that both see the same machine load; it reports each one's steps/s and
+// their ratio (flow steps/s ÷ MVP steps/s = how many times longer an MVP update takes).
+func BenchmarkGeneratorUpdateInterleaved(b *testing.B) {
+	nets := map[string]func() *NetworkConfig{
+		"4x512": NewNetworkConfig,
+		"3x256": func() *NetworkConfig { return NewNetworkConfig().WithMLP(NewMLPConfig().WithWidths(256, 256, 256)) },
+	}
+	for _, netName := range []string{"4x512", "3x256"} {
+		b.Run(netName, func(b *testing.B) {
+			mvpGen, _ := NewMVP(NewConfig().WithNet(nets[netName]()))
+			flowGen, _ := NewFlow(NewFlowConfig().WithNet(nets[netName]()))
+			mvpStep, flowStep := updateStep(b, mvpGen), updateStep(b, flowGen)
+			var tMVP, tFlow time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				mvpStep()
+				t1 := time.Now()
+				flowStep()
+				tMVP += t1.Sub(t0)
+				tFlow += time.Since(t1)
+			}
+			b.ReportMetric(float64(b.N)/tMVP.Seconds(), "mvp-steps/s")
+			b.ReportMetric(float64(b.N)/tFlow.Seconds(), "flow-steps/s")
+			b.ReportMetric(tMVP.Seconds()/tFlow.Seconds(), "mvp/flow-time")
+		})
 	}
 }
