@@ -229,3 +229,23 @@ func TestGeluAtZero(t *testing.T) {
 		t.Errorf("GELU'(0)·v = %v, want [0.5 1]", dy)
 	}
 }
+
+// A fused op without a rule is differentiated through the decomposed twin GoMLX keeps for reverse
+// mode.
+func TestFusedFallbackToDecomposition(t *testing.T) {
+	backend := testBackend(t)
+	saved := Rules[NodeTypeFusedSoftmax]
+	delete(Rules, NodeTypeFusedSoftmax)
+	defer func() { Rules[NodeTypeFusedSoftmax] = saved }()
+	rng := rand.New(rand.NewPCG(5, 5))
+	x, v := randInputs(rng, [][]int{{3, 4}})
+	fn := func(in []*Node) *Node { return Softmax(in[0], -1) }
+	_, dy, types := jvpNumeric(t, backend, fn, x, v)
+	if !types[NodeTypeFusedSoftmax] {
+		t.Fatal("no FusedSoftmax node: the fallback was not exercised")
+	}
+	fd := centralDifference(t, backend, fn, x, v, 1e-5)
+	if e := relErr(dy, fd, 1e-3); e > 1e-6 {
+		t.Errorf("fallback JVP vs central differences: relative error %.3g", e)
+	}
+}
