@@ -41,16 +41,22 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "3"))
 
 def time_loop(fn, seconds=SECONDS, min_iters=3, warmup=2):
     """Calls fn() warmup times untimed, then repeatedly for about `seconds` (at least min_iters).
-    Returns the list of per-call durations in seconds."""
+    Returns the per-call durations in seconds (a Times list, with the CPU time per call)."""
     for _ in range(warmup):
         fn()
-    times = []
-    start = time.perf_counter()
+    times = Times()
+    start, cpu0 = time.perf_counter(), time.process_time()
     while len(times) < min_iters or time.perf_counter() - start < seconds:
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
+    times.cpu_ms = (time.process_time() - cpu0) / len(times) * 1e3
     return times
+
+
+class Times(list):
+    """Per-call wall durations (s); cpu_ms is the process CPU time per call, all threads."""
+    cpu_ms = 0.0
 
 
 def summarize_rate(times):

@@ -193,6 +193,7 @@ def main():
         times = time_loop(step)
         result[name + "_steps_per_s"] = summarize_rate(times)
         result[name + "_iters"] = len(times)
+        result[name + "_cpu_ms"] = times.cpu_ms
 
     # Generator-only updates (loss + Adam): the cost of the JVP-based MVP loss vs plain flow matching.
     for name, gen_loss, params in (("mvp_actor_update", mvp_loss, actor), ("fm_actor_update", fm_loss, flow)):
@@ -206,6 +207,7 @@ def main():
             jax.block_until_ready(loss)
         times = time_loop(step)
         result[name + "_steps_per_s"] = summarize_rate(times)
+        result[name + "_cpu_ms"] = times.cpu_ms
 
     # Action decision at batch 1: one jitted call per action, noise drawn inside.
     @jax.jit
@@ -224,6 +226,7 @@ def main():
     result["act_median_ms"] = percentile(times, 50) * 1e3
     result["act_p99_ms"] = percentile(times, 99) * 1e3
     result["act_iters"] = len(times)
+    result["act_cpu_ms"] = times.cpu_ms
     x = jnp.ones((8192, 512), jnp.float32)
     w = jnp.ones((512, 512), jnp.float32)
     mm = jax.jit(lambda x, w: (x @ w).sum())

@@ -158,9 +158,11 @@ def main():
         times = time_loop(lambda: agent.update(batch))
         result[name + "_steps_per_s"] = summarize_rate(times)
         result[name + "_iters"] = len(times)
+        result[name + "_cpu_ms"] = times.cpu_ms
     for name, agent in (("mvp_actor_update", mvp_agent), ("fm_actor_update", qc_agent)):
         times = time_loop(lambda: agent.actor_update(batch))
         result[name + "_steps_per_s"] = summarize_rate(times)
+        result[name + "_cpu_ms"] = times.cpu_ms
 
     s1 = batch[0][:1]
     actor, critic = mvp_agent.actor, mvp_agent.critic
@@ -172,6 +174,7 @@ def main():
     result["act_median_ms"] = percentile(times, 50) * 1e3
     result["act_p99_ms"] = percentile(times, 99) * 1e3
     result["act_iters"] = len(times)
+    result["act_cpu_ms"] = times.cpu_ms
     w = torch.ones(512, 512)
     for rows, key in ((8192, "matmul_8192_gflops"), (32, "matmul_32_gflops")):
         x = torch.ones(rows, 512)

@@ -55,6 +55,7 @@ func RandomBatch(cfg mvp.AgentConfig, seed uint64) *mvp.Batch {
 type UpdateResult struct {
 	StepsPerSec float64 `json:"steps_per_s"`
 	MedianMs    float64 `json:"median_ms"`
+	CPUMs       float64 `json:"cpu_ms"` // process CPU time per step, all threads
 	Iters       int     `json:"iters"`
 	CompileSec  float64 `json:"compile_s"` // first call: graph building, compilation and one step
 	FLOPs       float64 `json:"flops"`     // matmul FLOPs of one update (see Sizes)
@@ -81,6 +82,7 @@ func BenchUpdate(backend compute.Backend, s Sizes, kind string, withCritic bool,
 		return res, fmt.Errorf("perf: %s update: %w", kind, err)
 	}
 	res.StepsPerSec, res.MedianMs, res.Iters = t.Rate(), ms(t.Median()), len(t.Durations)
+	res.CPUMs = ms(t.CPUPerCall())
 	res.FLOPs = s.updateFLOPs(kind, withCritic)
 	res.FLOPsPerSec = res.FLOPs * res.StepsPerSec
 	return res, nil
@@ -105,6 +107,7 @@ type ActResult struct {
 	States      int     `json:"states"`
 	MedianMs    float64 `json:"median_ms"`
 	P99Ms       float64 `json:"p99_ms"`
+	CPUMs       float64 `json:"cpu_ms"` // process CPU time per decision, all threads
 	Iters       int     `json:"iters"`
 	FLOPs       float64 `json:"flops"`
 	FLOPsPerSec float64 `json:"flops_per_s"` // at the median latency
@@ -129,6 +132,7 @@ func BenchAct(backend compute.Backend, name string, s Sizes, states int, minTime
 		return ActResult{}, fmt.Errorf("perf: act on %s: %w", name, err)
 	}
 	r := ActResult{Backend: name, MedianMs: ms(t.Median()), P99Ms: ms(t.Percentile(99)), Iters: len(t.Durations),
+		CPUMs: ms(t.CPUPerCall()),
 		FLOPs: float64(states) * s.ActFLOPs(), States: states}
 	r.FLOPsPerSec = r.FLOPs / t.Median().Seconds()
 	return r, nil

@@ -17,9 +17,29 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 )
 
-// Timing holds the durations of the timed calls of a loop (warm-up calls excluded).
+// Timing holds the durations of the timed calls of a loop (warm-up calls excluded) and the
+// process CPU time (user + system, all threads) they used: on a shared machine the CPU time per
+// call is far steadier than the wall time.
 type Timing struct {
 	Durations []time.Duration
+	CPU       time.Duration
+}
+
+// CPUPerCall is the process CPU time per timed call.
+func (t Timing) CPUPerCall() time.Duration {
+	if len(t.Durations) == 0 {
+		return 0
+	}
+	return t.CPU / time.Duration(len(t.Durations))
+}
+
+// ProcessCPU is the CPU time (user + system) this process has used so far.
+func ProcessCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TimeLoop calls fn warmup times untimed, then times it until at least minTime has passed and
@@ -31,7 +51,7 @@ func TimeLoop(fn func() error, warmup, minIters int, minTime time.Duration) (Tim
 		}
 	}
 	var t Timing
-	start := time.Now()
+	start, cpu0 := time.Now(), ProcessCPU()
 	for len(t.Durations) < minIters || time.Since(start) < minTime {
 		t0 := time.Now()
 		if err := fn(); err != nil {
@@ -39,6 +59,7 @@ func TimeLoop(fn func() error, warmup, minIters int, minTime time.Duration) (Tim
 		}
 		t.Durations = append(t.Durations, time.Since(t0))
 	}
+	t.CPU = ProcessCPU() - cpu0
 	return t, nil
 }
 

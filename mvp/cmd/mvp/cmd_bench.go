@@ -152,6 +152,7 @@ func runBench(args []string) error {
 			key, r.StepsPerSec, r.MedianMs, r.Iters, r.CompileSec, r.FLOPs/1e9, r.FLOPsPerSec/1e9)
 		res.Flat[key+"_steps_per_s"] = r.StepsPerSec
 		res.Flat[key+"_gflops"] = r.FLOPsPerSec / 1e9
+		res.Flat[key+"_cpu_ms"] = r.CPUMs
 		return &r
 	}
 	if todo["mvp"] {
@@ -192,6 +193,7 @@ func runBench(args []string) error {
 			res.Act = append(res.Act, r)
 			if best, ok := res.Flat["act_median_ms"].(float64); !ok || r.MedianMs < best {
 				res.Flat["act_median_ms"], res.Flat["act_p99_ms"], res.Flat["act_backend"] = r.MedianMs, r.P99Ms, name
+				res.Flat["act_cpu_ms"] = r.CPUMs
 			}
 		}
 	}
