@@ -39,9 +39,18 @@ func JVP(fn func(inputs []*graph.Node) []*graph.Node, primals, tangents []*graph
 	if fn == nil {
 		return nil, nil, errors.New("jvp.JVP: fn is nil")
 	}
-	inputs, err := checkPrimals(primals, tangents)
-	if err != nil {
+	if err := checkPrimals(primals, tangents); err != nil {
 		return nil, nil, err
+	}
+	// A node passed twice gets a pass-through copy, so that each input carries its own tangent.
+	inputs := make([]*graph.Node, len(primals))
+	seen := make(map[*graph.Node]bool, len(primals))
+	for i, p := range primals {
+		inputs[i] = p
+		if seen[p] {
+			inputs[i] = graph.IdentityWithCustomGradient(p, func(_, v *graph.Node) *graph.Node { return v })
+		}
+		seen[p] = true
 	}
 	err = func() (err error) {
 		defer recoverError(&err, "jvp.JVP: building fn")
@@ -67,7 +76,7 @@ func JVP(fn func(inputs []*graph.Node) []*graph.Node, primals, tangents []*graph
 // tangents: the forward-mode counterpart of graph.Gradient. JVP is fn + Tangents.
 func Tangents(outputs, primals, tangents []*graph.Node) (tangentOutputs []*graph.Node, err error) {
 	defer recoverError(&err, "jvp.Tangents")
-	if _, err = checkPrimals(primals, tangents); err != nil {
+	if err = checkPrimals(primals, tangents); err != nil {
 		return nil, err
 	}
 	p := &propagator{tangent: make(map[graph.NodeId]*graph.Node), done: make(map[graph.NodeId]bool)}
@@ -99,43 +108,35 @@ func Tangents(outputs, primals, tangents []*graph.Node) (tangentOutputs []*graph
 	return tangentOutputs, nil
 }
 
-// checkPrimals validates primals and tangents and returns the nodes to feed fn: primals, with
-// repeated nodes replaced by pass-through copies so each input carries its own tangent.
-func checkPrimals(primals, tangents []*graph.Node) ([]*graph.Node, error) {
+// checkPrimals validates primals and tangents.
+func checkPrimals(primals, tangents []*graph.Node) error {
 	if len(primals) != len(tangents) {
-		return nil, fmt.Errorf("jvp: %d primals but %d tangents", len(primals), len(tangents))
+		return fmt.Errorf("jvp: %d primals but %d tangents", len(primals), len(tangents))
 	}
 	var g *graph.Graph
-	inputs := make([]*graph.Node, len(primals))
-	seen := make(map[*graph.Node]bool, len(primals))
 	for i, p := range primals {
 		if p == nil {
-			return nil, fmt.Errorf("jvp: primals #%d is nil", i)
+			return fmt.Errorf("jvp: primals #%d is nil", i)
 		}
 		if g == nil {
 			g = p.Graph()
 		} else if p.Graph() != g {
-			return nil, fmt.Errorf("jvp: primals #%d belongs to another graph", i)
+			return fmt.Errorf("jvp: primals #%d belongs to another graph", i)
 		}
 		if t := tangents[i]; t != nil {
 			if t.Graph() != g {
-				return nil, fmt.Errorf("jvp: tangents #%d belongs to another graph than primals", i)
+				return fmt.Errorf("jvp: tangents #%d belongs to another graph than primals", i)
 			}
 			if !t.Shape().Equal(p.Shape()) {
-				return nil, fmt.Errorf("jvp: tangents #%d has shape %s, but primals #%d has shape %s (shape and dtype must match)",
+				return fmt.Errorf("jvp: tangents #%d has shape %s, but primals #%d has shape %s (shape and dtype must match)",
 					i, t.Shape(), i, p.Shape())
 			}
 			if !p.DType().IsFloat() && !p.DType().IsComplex() {
-				return nil, fmt.Errorf("jvp: primals #%d has dtype %s: only floating-point primals can have a non-nil tangent", i, p.DType())
+				return fmt.Errorf("jvp: primals #%d has dtype %s: only floating-point primals can have a non-nil tangent", i, p.DType())
 			}
 		}
-		inputs[i] = p
-		if seen[p] {
-			inputs[i] = graph.IdentityWithCustomGradient(p, func(_, v *graph.Node) *graph.Node { return v })
-		}
-		seen[p] = true
 	}
-	return inputs, nil
+	return nil
 }
 
 type propagator struct {
