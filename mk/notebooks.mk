@@ -34,7 +34,7 @@ notebooks:
 			pairs="$$pairs $$nb $(NB_OUT)/$$name.ipynb"; \
 		else \
 			echo "FAILED   $$nb after $$(( $$(date +%s) - start )) s; nbconvert said:"; \
-			grep -E '^\./main\.go:[0-9]+|^panic: |^fatal error: ' $(NB_OUT)/$$name.log | head -20 | sed 's/^/    /'; \
+			grep -E '\.go:[0-9]+:[0-9]+: |^panic: |^fatal error: ' $(NB_OUT)/$$name.log | head -20 | sed 's/^/    /'; \
 			grep -v '^[IWE][0-9]\{4\} ' $(NB_OUT)/$$name.log | tail -25 | sed 's/^/    /'; \
 			failed="$$failed $$name"; \
 		fi; \
