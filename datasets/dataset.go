@@ -142,3 +142,9 @@ func (d *Dataset) SelectEpisodes(name string, eps []Episode) *Dataset {
 	}
 	return o
 }
+
+// String summarises the dataset in one line (printing the arrays of a million rows would not help).
+func (d *Dataset) String() string {
+	return fmt.Sprintf("dataset %s: %d transitions in %d trajectories, obs dim %d, action dim %d",
+		d.Name, d.Len(), len(d.Episodes()), d.ObsDim, d.ActDim)
+}

@@ -316,3 +316,13 @@ func TestSplitByTrajectory(t *testing.T) {
 		t.Error("fraction 1 accepted")
 	}
 }
+
+func TestString(t *testing.T) {
+	d := synthetic([]int{3, 4}, 2, 1, 1)
+	if got, want := d.String(), "dataset synthetic: 7 transitions in 2 trajectories, obs dim 2, action dim 1"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := NewBatch(4, 2, 1, 3).String(); got != "batch of 4 windows: obs [4 2], actions [4 3], rewards [4], masks [4], valid [4 3], next obs [4 2]" {
+		t.Errorf("got %q", got)
+	}
+}

@@ -132,3 +132,9 @@ func (s *Sampler) SampleInto(b *Batch) error {
 	}
 	return nil
 }
+
+// String summarises the batch's shapes.
+func (b *Batch) String() string {
+	return fmt.Sprintf("batch of %d windows: obs [%d %d], actions [%d %d], rewards [%d], masks [%d], valid [%d %d], next obs [%d %d]",
+		b.Size, b.Size, b.ObsDim, b.Size, b.Horizon*b.ActDim, b.Size, b.Size, b.Size, b.Horizon, b.Size, b.ObsDim)
+}
