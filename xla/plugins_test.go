@@ -102,3 +102,26 @@ func TestDefaultPluginLocations(t *testing.T) {
 		t.Errorf("site-packages of $VIRTUAL_ENV (%s) not among %v", site, loc.SitePackages)
 	}
 }
+
+// A CUDA plugin from a jax wheel gets XLA_FLAGS (and PATH, for ptxas) pointed at the CUDA tools of
+// the NVIDIA wheels beside it; an existing setting is kept.
+func TestPrepareCUDAEnv(t *testing.T) {
+	site := t.TempDir()
+	plugin := touch(t, site, "jax_plugins/xla_cuda12/xla_cuda_plugin.so")
+	touch(t, site, "nvidia/cuda_nvcc/bin/ptxas")
+	t.Setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+	t.Setenv("PATH", "/usr/bin")
+	prepareCUDAEnv(plugin)
+	want := "--xla_dump_to=/tmp/x --xla_gpu_cuda_data_dir=" + filepath.Join(site, "nvidia/cuda_nvcc")
+	if got := os.Getenv("XLA_FLAGS"); got != want {
+		t.Errorf("XLA_FLAGS = %q, want %q", got, want)
+	}
+	if got := os.Getenv("PATH"); !strings.HasPrefix(got, filepath.Join(site, "nvidia/cuda_nvcc/bin")+":") {
+		t.Errorf("PATH = %q does not start with the wheel's bin directory", got)
+	}
+	t.Setenv("XLA_FLAGS", "--xla_gpu_cuda_data_dir=/opt/cuda")
+	prepareCUDAEnv(plugin)
+	if got := os.Getenv("XLA_FLAGS"); got != "--xla_gpu_cuda_data_dir=/opt/cuda" {
+		t.Errorf("an explicit --xla_gpu_cuda_data_dir was overridden: %q", got)
+	}
+}
