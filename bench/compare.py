@@ -18,6 +18,7 @@ ROWS = [
     ("mvp_update_cpu_ms", "MVP update: process CPU ms per step (all threads)", "time"),
     ("qc_update_cpu_ms", "QC update: process CPU ms per step", "time"),
     ("mvp_actor_over_fm_actor", "MVP / flow-matching generator update cost", "info"),
+    ("mvp_lambda0_over_fm_actor", "MVP λ=0 (MF + JVP only) / flow-matching update cost", "info"),
     ("act_median_ms", "action decision, batch 1, N=32: median ms", "time"),
     ("act_p99_ms", "action decision: p99 ms", "time"),
     ("act_cpu_ms", "action decision: process CPU ms", "time"),

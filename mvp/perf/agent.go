@@ -91,6 +91,8 @@ func BenchUpdate(backend compute.Backend, s Sizes, kind string, withCritic bool,
 func (s Sizes) updateFLOPs(kind string, withCritic bool) float64 {
 	isFlow := kind != mvp.KindMVP && kind != mvp.KindMVPLambda0
 	switch {
+	case kind == mvp.KindMVPLambda0 && !withCritic:
+		return s.MVPLambda0ActorFLOPs()
 	case isFlow && withCritic:
 		return s.QCUpdateFLOPs()
 	case isFlow:

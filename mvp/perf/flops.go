@@ -93,6 +93,14 @@ func (s Sizes) MVPActorFLOPs() float64 {
 	return 3*s.actorFwd(b) + 2*s.actorBwd(b)
 }
 
+// MVPLambda0ActorFLOPs is the generator update with λ = 0: the same three forward passes (L_IVC is
+// still computed, as a reported metric) but only the L_MF backward. Against FlowActorFLOPs it
+// isolates what the JVP costs.
+func (s Sizes) MVPLambda0ActorFLOPs() float64 {
+	b := s.Batch
+	return 3*s.actorFwd(b) + s.actorBwd(b)
+}
+
 // FlowActorFLOPs is a plain flow-matching update of v_θ: one forward and one backward.
 func (s Sizes) FlowActorFLOPs() float64 {
 	return s.flowFwd(s.Batch) + s.flowBwd(s.Batch)

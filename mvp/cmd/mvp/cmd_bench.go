@@ -37,6 +37,8 @@ type benchResult struct {
 	QCUpdate       *perf.UpdateResult `json:"qc_update,omitempty"`
 	MVPActorUpdate *perf.UpdateResult `json:"mvp_actor_update,omitempty"`
 	FMActorUpdate  *perf.UpdateResult `json:"fm_actor_update,omitempty"`
+	// MVP0ActorUpdate is the generator update with λ = 0 (no L_IVC gradient): MF with its JVP only.
+	MVP0ActorUpdate *perf.UpdateResult `json:"mvp_lambda0_actor_update,omitempty"`
 	// MVPOverFM is the cost of an MVP generator update over a flow-matching one (target ≤ 1.5).
 	MVPOverFM float64           `json:"mvp_actor_over_fm_actor,omitempty"`
 	Act       []perf.ActResult  `json:"act,omitempty"`
@@ -163,10 +165,15 @@ func runBench(args []string) error {
 	}
 	if todo["actor"] {
 		res.MVPActorUpdate = update("mvp_actor_update", mvp.KindMVP, false)
+		res.MVP0ActorUpdate = update("mvp_lambda0_actor_update", mvp.KindMVPLambda0, false)
 		res.FMActorUpdate = update("fm_actor_update", mvp.KindQC, false)
 		if res.MVPActorUpdate != nil && res.FMActorUpdate != nil {
 			res.MVPOverFM = res.FMActorUpdate.StepsPerSec / res.MVPActorUpdate.StepsPerSec
 			fmt.Fprintf(log, "  MVP generator update costs %.2f× a flow-matching update\n", res.MVPOverFM)
+			if m0 := res.MVP0ActorUpdate; m0 != nil {
+				res.Flat["mvp_lambda0_over_fm_actor"] = res.FMActorUpdate.StepsPerSec / m0.StepsPerSec
+				fmt.Fprintf(log, "  with λ = 0 (L_MF and its JVP, no IVC gradient) %.2f×\n", res.Flat["mvp_lambda0_over_fm_actor"])
+			}
 		}
 	}
 	if todo["act"] {
