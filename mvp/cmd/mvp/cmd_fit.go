@@ -51,6 +51,9 @@ type fitMethodJSON struct {
 	*fitbench.Result
 	Lambda      *float64 `json:"lambda,omitempty"`
 	SampleSteps int      `json:"sample_steps"`
+	// CPUSeconds is the process CPU time (user + system) of training and evaluating the method:
+	// on a shared machine it tracks the work done better than wall time.
+	CPUSeconds float64 `json:"cpu_s"`
 }
 
 func runFit(args []string) error {
@@ -108,7 +111,14 @@ func runFit(args []string) error {
 		chosen = append(chosen, m)
 	}
 
-	backend, err := xla.NewBackend(*backendCfg)
+	effectiveBackend := *backendCfg
+	if effectiveBackend == "" {
+		effectiveBackend = os.Getenv("GOMLX_BACKEND")
+	}
+	if effectiveBackend == "" {
+		effectiveBackend = xla.DefaultGoConfig
+	}
+	backend, err := xla.NewBackend(effectiveBackend)
 	if err != nil {
 		return err
 	}
@@ -117,7 +127,7 @@ func runFit(args []string) error {
 		return err
 	}
 
-	start := time.Now()
+	start, cpuStart := time.Now(), processCPUSeconds()
 	results := map[string]*fitMethodJSON{}
 	var order []string
 	for _, m := range chosen {
@@ -129,13 +139,15 @@ func runFit(args []string) error {
 		cfg.Progress = func(step int, loss float64) {
 			fmt.Fprintf(os.Stderr, "fit %-12s step %6d/%d  loss %.4f  (%s)\n", name, step, cfg.Steps, loss, time.Since(start).Round(time.Second))
 		}
+		cpu0 := processCPUSeconds()
 		r, err := fitbench.Fit(backend, gen, task, cfg)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "fit %-12s SW %.4f  MMD %.4f  train %.1fs (%.0f steps/s)  sample %.1f ms/batch\n",
-			name, r.SW, r.MMD, r.TrainSeconds, r.StepsPerSecond, r.SampleMillisPerBatch)
-		results[name] = &fitMethodJSON{Result: r, Lambda: m.lambda, SampleSteps: m.sampleSteps}
+		cpu := processCPUSeconds() - cpu0
+		fmt.Fprintf(os.Stderr, "fit %-12s SW %.4f  MMD %.4f  train %.1fs (%.0f steps/s)  sample %.1f ms/batch  CPU %.0fs\n",
+			name, r.SW, r.MMD, r.TrainSeconds, r.StepsPerSecond, r.SampleMillisPerBatch, cpu)
+		results[name] = &fitMethodJSON{Result: r, Lambda: m.lambda, SampleSteps: m.sampleSteps, CPUSeconds: cpu}
 		order = append(order, name)
 	}
 
@@ -181,7 +193,7 @@ func runFit(args []string) error {
 		"families": famNames,
 		"steps":    cfg.Steps, "batch": cfg.Batch, "lr": cfg.LearningRate, "cosine_decay": cfg.CosineDecay, "seed": cfg.Seed,
 		"network":           fmt.Sprintf("%v %s", ws, net.MLP.Activation),
-		"backend":           backend.Name(),
+		"backend":           effectiveBackend,
 		"cpus":              runtime.NumCPU(),
 		"eval_states":       len(task.HeldOutStates(cfg.EvalStatesPerFamily)),
 		"samples_per_state": cfg.EvalSamples,
@@ -192,6 +204,7 @@ func runFit(args []string) error {
 		"ratios":            ratios,
 		"checks":            checks,
 		"total_s":           time.Since(start).Seconds(),
+		"total_cpu_s":       processCPUSeconds() - cpuStart,
 	}
 	line, err := json.Marshal(out)
 	if err != nil {
