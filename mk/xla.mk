@@ -1,7 +1,8 @@
 # Backends and forward-mode JVP (xla, xla/jvp).
 #
 #   make test-xla       the backend-selection, plugin-discovery and JVP tests (pure Go)
-#   make test-xla-cgo   the same backend tests built with cgo and XLA/PJRT linked (gcc only, no plugin)
+#   make test-xla-cgo   the backend tests built with cgo and XLA/PJRT linked (gcc only), plus the JVP
+#                       on XLA's CPU plugin when one is installed (scripts/setup-export.sh puts one in .venv)
 #   make bench-jvp      primal vs forward-mode JVP vs double-VJP on the 4×512 MVP network
 #
 # build-xla (Makefile) builds bin/mvp-xla with cgo; CI checks that it compiles.

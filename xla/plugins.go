@@ -21,7 +21,8 @@ type PluginLocations struct {
 	// $LD_LIBRARY_PATH.
 	LibDirs []string
 	// SitePackages: Python site-packages directories, searched for the CUDA plugin that the
-	// jax-cuda12-pjrt / jax-cuda13-pjrt wheels install (jax_plugins/xla_cuda1X/xla_cuda_plugin.so).
+	// jax-cuda12-pjrt / jax-cuda13-pjrt wheels install (jax_plugins/xla_cuda1X/xla_cuda_plugin.so),
+	// and for pjrt_c_api_<name>_plugin.so one level down (wheels shipping a plugin file).
 	SitePackages []string
 }
 
@@ -156,6 +157,12 @@ func FindPJRTPlugin(name string, loc PluginLocations) (string, error) {
 			if p := filepath.Join(site, "jax_plugins", d, "xla_cuda_plugin.so"); check(p) {
 				return filepath.Abs(p)
 			}
+		}
+		// Other wheels that ship a plugin file in their package directory (e.g. a CPU plugin).
+		pattern := filepath.Join(site, "*", "pjrt_c_api_"+name+"_plugin.so")
+		looked = append(looked, pattern)
+		if m := globAll(pattern); len(m) > 0 {
+			return filepath.Abs(m[0])
 		}
 	}
 	hint := "set " + PJRTPluginPathEnv + " to the directory holding pjrt_c_api_" + name + "_plugin.so, or use xla:/abs/path/plugin.so"

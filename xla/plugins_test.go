@@ -32,6 +32,7 @@ func TestFindPJRTPlugin(t *testing.T) {
 	cuda12 := touch(t, site12, "jax_plugins/xla_cuda12/xla_cuda_plugin.so")
 	cuda13 := touch(t, site13, "jax_plugins/xla_cuda13/xla_cuda_plugin.so")
 	explicit := touch(t, root, "custom/my_plugin.so")
+	cpuWheel := touch(t, site12, "some_pjrt_cpu_wheel/pjrt_c_api_cpu_plugin.so")
 	_ = os.MkdirAll(filepath.Join(root, "empty"), 0o755)
 
 	cases := []struct {
@@ -48,6 +49,7 @@ func TestFindPJRTPlugin(t *testing.T) {
 		{"cuda13", PluginLocations{SitePackages: []string{site12, site13}}, cuda13},
 		{"cuda", PluginLocations{LibraryPath: []string{filepath.Dir(cuda13)}, SitePackages: []string{site12}}, cuda13},
 		{explicit, PluginLocations{}, explicit},
+		{"cpu", PluginLocations{LibDirs: []string{envDir + "-missing"}, SitePackages: []string{site12}}, cpuWheel},
 	}
 	for _, tc := range cases {
 		got, err := FindPJRTPlugin(tc.name, tc.loc)
