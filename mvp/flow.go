@@ -25,7 +25,7 @@ type FlowConfig struct {
 	ActionLow, ActionHigh float64
 
 	// LossFn turns the loss terms into the training loss. Default nil means FlowTerms.FM.
-	LossFn func(terms *FlowTerms) *Node
+	LossFn func(terms *FlowTerms) *Node `json:"-"`
 }
 
 // NewFlowConfig returns the defaults: the MVP network, K = 10.

@@ -1,6 +1,7 @@
 package mvp
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 
@@ -174,5 +175,12 @@ func TestConfigValidation(t *testing.T) {
 	}
 	if NewFlowConfig().Steps != 10 {
 		t.Error("flow default K is not 10")
+	}
+	// Configs are logged as JSON by the training loops: a loss function must not break that.
+	if _, err := json.Marshal(NewConfig().WithLossFn(DefaultPolicyLoss)); err != nil {
+		t.Errorf("config with LossFn does not marshal: %v", err)
+	}
+	if _, err := json.Marshal(NewFlowConfig().WithLossFn(func(t *FlowTerms) *Node { return t.FM })); err != nil {
+		t.Errorf("flow config with LossFn does not marshal: %v", err)
 	}
 }

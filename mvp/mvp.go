@@ -66,7 +66,7 @@ type Config struct {
 	// LossFn turns the loss terms into the training loss. Default nil means DefaultPolicyLoss,
 	// L_MF + λ·L_IVC. Replace or wrap it to change the objective without editing this package
 	// (see ExampleConfig_lossFn).
-	LossFn func(terms *LossTerms) *Node
+	LossFn func(terms *LossTerms) *Node `json:"-"`
 }
 
 // NewConfig returns the method.md defaults.
