@@ -42,3 +42,14 @@ bench-peers: build $(BENCH_VENV)/.installed
 
 bench-pieces:
 	$(PURE) GOMAXPROCS=$(BENCH_THREADS) $(GO) test -tags $(GOTAGS) -run '^$$' -bench 'Piece' -benchtime 2x ./mvp/
+
+# CI: the benchmark command runs end to end at toy sizes and ends with a JSON object holding every
+# headline key; the peers at least compile (their dependencies are too large for CI).
+CI_TARGETS += bench-smoke
+.PHONY: bench-smoke
+bench-smoke: build
+	mkdir -p $(dir $(BENCH_OUT))
+	GOMAXPROCS=2 $(BIN)/mvp bench --json --batch 8 --candidates 4 --hidden 16,16 --seconds 0.1 \
+		--act-backends 'go:ops_sequential' > $(BENCH_OUT)-smoke.json
+	python3 bench/check_smoke.py $(BENCH_OUT)-smoke.json
+	python3 -m py_compile bench/common.py bench/peer_jax.py bench/peer_torch.py bench/compare.py
