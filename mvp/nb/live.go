@@ -35,6 +35,7 @@ type Live struct {
 	logPanels   map[string]bool
 	maxPoints   int
 	finished    bool
+	manual      bool // progress set by SetProgress, not by the steps of Log
 }
 
 type livePanel struct {
@@ -73,7 +74,9 @@ func (l *Live) MaxPoints(n int) *Live { l.maxPoints = max(2, n); return l }
 func (l *Live) Log(step int, values map[string]float64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.step = max(l.step, step)
+	if !l.manual {
+		l.step = max(l.step, step)
+	}
 	keys := make([]string, 0, len(values))
 	for k := range values {
 		keys = append(keys, k)
@@ -94,6 +97,17 @@ func (l *Live) Step(step int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.step = max(l.step, step)
+	if IsNotebook() && time.Since(l.last) >= l.every {
+		l.refreshLocked()
+	}
+}
+
+// SetProgress sets the progress bar to done steps of the total; from then on Log's steps only place
+// points on the curves. For several runs drawn on one monitor, each logging its own steps from 1.
+func (l *Live) SetProgress(done int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.manual, l.step = true, done
 	if IsNotebook() && time.Since(l.last) >= l.every {
 		l.refreshLocked()
 	}

@@ -257,6 +257,22 @@ func TestLiveRecordsGroupsAndRenders(t *testing.T) {
 	}
 }
 
+func TestLiveSetProgressSeparatesRunsFromProgress(t *testing.T) {
+	l := NewLive("", 200)
+	for run, name := range []string{"a", "b"} {
+		for i := 1; i <= 100; i++ {
+			l.SetProgress(run*100 + i)
+			l.Log(i, map[string]float64{"loss/" + name: float64(i)})
+		}
+	}
+	if h := l.HTML(); !strings.Contains(h, "step 200/200") {
+		t.Errorf("progress after two runs of 100: %q lacks step 200/200", h)
+	}
+	if x, _ := l.Series("loss/b"); len(x) != 100 || x[0] != 1 {
+		t.Errorf("run b's curve starts at step %v with %d points, want 1 and 100", x[0], len(x))
+	}
+}
+
 func TestBucketMean(t *testing.T) {
 	got := bucketMean([]float64{1, 2, 3, 4, 5, math.NaN(), 7}, 3)
 	want := []float64{2, 4.5, 7} // buckets of ceil(7/3) = 3: {1, 2, 3}, {4, 5, NaN}, {7}
