@@ -25,7 +25,9 @@ fit-check: build
 		{ echo "fit-check: MVP did not meet the distance ratios (see $(FIT_OUT)/fit.json)" >&2; exit 1; }
 
 test-core:
-	$(PURE) $(GO) test -tags $(GOTAGS) -count=1 -run 'MVP|Flow|Sample|Chunk|Network|Config|Deterministic|Example' ./mvp/ ./mvp/fitbench/
+	$(PURE) $(GO) test -tags $(GOTAGS) -count=1 -run 'TestMVP|TestFlow|TestSampleTimes|TestChunkMask|TestNetwork|TestConfigValidation|TestDeterministicTraining|ExampleConfig_lossFn' ./mvp/
+	$(PURE) $(GO) test -tags $(GOTAGS) -count=1 ./mvp/fitbench/
+	$(PURE) $(GO) test -tags $(GOTAGS) -count=1 -run TestFitJSON ./mvp/cmd/mvp/
 
 bench-core:
 	$(PURE) $(GO) test -tags $(GOTAGS) -run '^$$' -bench 'GeneratorUpdate' -benchtime $(CORE_BENCH_TIME) ./mvp/
