@@ -70,6 +70,6 @@ kernel_json="$(/usr/bin/python3 -c 'from jupyter_core.paths import jupyter_data_
 if [ ! -f "$kernel_json" ] || ! grep -q "$GOBIN_DIR/gonb" "$kernel_json"; then
 	"$GOBIN_DIR/gonb" --install --logtostderr
 fi
-/usr/bin/python3 -m jupyter kernelspec list | grep -q '^ *gonb ' ||
+/usr/bin/python3 -m jupyter kernelspec list 2>/dev/null | grep -q '^ *gonb ' ||
 	{ echo "the gonb kernel spec is not registered with Debian's jupyter" >&2; exit 1; }
 echo "notebooks: setup done (kernel spec $kernel_json)"

@@ -418,3 +418,16 @@ func TestFollowRunLog(t *testing.T) {
 		t.Fatalf("corrupt log: err = %v, want an error naming metrics.jsonl", err)
 	}
 }
+
+func TestAskIntOutsideANotebookReturnsTheDefault(t *testing.T) {
+	if IsNotebook() {
+		t.Skip("running inside GoNB")
+	}
+	start := time.Now()
+	if got := AskInt("weight", 0, 10, 4, time.Minute, time.Minute); got != 4 {
+		t.Fatalf("AskInt = %d, want the default 4", got)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Fatal("AskInt waited outside a notebook")
+	}
+}
