@@ -2,7 +2,8 @@
 #
 #   make test-xla       the backend-selection, plugin-discovery and JVP tests (pure Go)
 #   make test-xla-cgo   the backend tests built with cgo and XLA/PJRT linked (gcc only), plus the JVP
-#                       on XLA's CPU plugin when one is installed (scripts/setup-export.sh puts one in .venv)
+#                       and every JVP rule (incl. DynamicSlice/DynamicUpdateSlice, missing in the go
+#                       backend) on XLA's CPU plugin when one is installed (scripts/setup-export.sh puts one in .venv)
 #   make bench-jvp      primal vs forward-mode JVP vs double-VJP on the 4×512 MVP network
 #
 # build-xla (Makefile) builds bin/mvp-xla with cgo; CI checks that it compiles.
@@ -16,7 +17,7 @@ test-xla:
 	$(PURE) $(GO) test -tags $(GOTAGS) -count=1 ./xla/ ./xla/jvp/
 
 test-xla-cgo:
-	CGO_ENABLED=1 $(GO) test -count=1 ./xla/
+	CGO_ENABLED=1 $(GO) test -count=1 ./xla/ ./xla/jvp/
 
 bench-jvp:
 	$(PURE) $(GO) test -tags $(GOTAGS) -run '^$$' -bench '^BenchmarkMVPNetwork' -benchtime $(JVP_BENCHTIME) ./xla/jvp/
