@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,7 +70,7 @@ func runBench(args []string) error {
 	jsonOnly := fs.Bool("json", false, "print only the JSON object (otherwise a summary, then the JSON object last)")
 	backendFlag := fs.String("backend", "", "backend of the updates (default: $GOMLX_BACKEND, else "+xla.DefaultGoConfig+")")
 	actBackends := fs.String("act-backends", "", "semicolon-separated backends for the action decision "+
-		"(default: go:ops_sequential and the update backend)")
+		"(default: the update backend, go:ops_sequential and go:parallelism=-1)")
 	what := fs.String("what", "mvp,qc,actor,act,peak", "what to measure: mvp (full update), qc (full QC update), "+
 		"actor (generator-only MVP and flow-matching updates), act (batch-1 decision), peak (matmul FLOP/s)")
 	seconds := fs.Float64("seconds", 3, "timed seconds per measurement (after warm-up; at least 3 updates)")
@@ -179,7 +180,12 @@ func runBench(args []string) error {
 	if todo["act"] {
 		names := splitList(*actBackends, ";")
 		if len(names) == 0 {
-			names = []string{"go:ops_sequential", updName}
+			// Both go executors at batch 1 (the sequential one has no scheduling overhead), and the
+			// update backend when it is another one.
+			names = []string{"go:ops_sequential", "go:parallelism=-1"}
+			if !slices.Contains(names, updName) {
+				names = append([]string{updName}, names...)
+			}
 		}
 		for _, name := range names {
 			b := backend
