@@ -10,21 +10,21 @@ import json
 import sys
 
 ROWS = [
-    # key, label, kind ("rate" or "time" or "info")
-    ("mvp_update_steps_per_s", "MVP update (B=256, N=32), steps/s", "rate"),
-    ("qc_update_steps_per_s", "QC update (10-step flow, N=32), steps/s", "rate"),
-    ("mvp_actor_update_steps_per_s", "MVP generator update only (JVP + IVC + Adam), steps/s", "rate"),
-    ("fm_actor_update_steps_per_s", "flow-matching generator update only, steps/s", "rate"),
-    ("mvp_update_cpu_ms", "MVP update: process CPU ms per step (all threads)", "time"),
-    ("qc_update_cpu_ms", "QC update: process CPU ms per step", "time"),
-    ("mvp_actor_over_fm_actor", "MVP / flow-matching generator update cost", "info"),
-    ("mvp_lambda0_over_fm_actor", "MVP λ=0 (MF + JVP only) / flow-matching update cost", "info"),
-    ("act_median_ms", "action decision, batch 1, N=32: median ms", "time"),
-    ("act_p99_ms", "action decision: p99 ms", "time"),
-    ("act_cpu_ms", "action decision: process CPU ms", "time"),
-    ("mvp_update_gflops", "MVP update achieved GFLOP/s (matmul FLOPs)", "rate"),
-    ("matmul_8192_gflops", "matmul 8192×512×512 GFLOP/s (peak proxy)", "rate"),
-    ("matmul_32_gflops", "matmul 32×512×512 GFLOP/s", "rate"),
+    # key, label, kind: "rate" (higher is better), "time" (lower is better), "info" (no ratio)
+    ("mvp_update_cpu_ms", "MVP update (B=256, N=32): CPU ms/step", "time"),
+    ("mvp_update_steps_per_s", "MVP update: wall steps/s", "rate"),
+    ("qc_update_cpu_ms", "QC update (10-step flow, N=32): CPU ms/step", "time"),
+    ("qc_update_steps_per_s", "QC update: wall steps/s", "rate"),
+    ("mvp_actor_update_cpu_ms", "MVP generator update only (JVP + IVC + Adam): CPU ms", "time"),
+    ("fm_actor_update_cpu_ms", "flow-matching generator update only: CPU ms", "time"),
+    ("mvp_over_fm_cpu", "MVP / flow-matching generator update (CPU)", "info"),
+    ("mvp_lambda0_over_fm_cpu", "MVP λ=0 (L_MF + JVP) / flow-matching (CPU)", "info"),
+    ("act_cpu_ms", "action decision, batch 1, N=32: CPU ms", "time"),
+    ("act_median_ms", "action decision: wall median ms", "time"),
+    ("act_p99_ms", "action decision: wall p99 ms", "time"),
+    ("mvp_update_gflops_per_core", "MVP update GFLOP per CPU-second (matmul FLOPs)", "rate"),
+    ("matmul_8192_gflops", "matmul 8192×512×512 wall GFLOP/s", "rate"),
+    ("matmul_32_gflops", "matmul 32×512×512 wall GFLOP/s", "rate"),
     ("peak_rss_mib", "peak RSS MiB (whole process)", "time"),
     ("loadavg1", "1-min load average during the run (2 cores)", "info"),
 ]
@@ -73,11 +73,14 @@ def main(argv):
     if not gos or not peers:
         raise SystemExit("compare.py: need at least one `mvp bench --json` result and one peer result")
     flops = next(((g.get("mvp_update") or {}).get("flops") for g in gos if g.get("mvp_update")), None)
-    for peer in peers:
-        if flops and peer.get("mvp_update_steps_per_s"):
-            peer["mvp_update_gflops"] = flops * peer["mvp_update_steps_per_s"] / 1e9
-        if peer.get("fm_actor_update_steps_per_s") and peer.get("mvp_actor_update_steps_per_s"):
-            peer["mvp_actor_over_fm_actor"] = peer["fm_actor_update_steps_per_s"] / peer["mvp_actor_update_steps_per_s"]
+    for r in gos + peers:
+        f = flat(r)
+        if flops and f.get("mvp_update_cpu_ms"):
+            f["mvp_update_gflops_per_core"] = flops / (f["mvp_update_cpu_ms"] / 1e3) / 1e9
+        for key, num in (("mvp_over_fm_cpu", "mvp_actor_update_cpu_ms"),
+                         ("mvp_lambda0_over_fm_cpu", "mvp_lambda0_actor_update_cpu_ms")):
+            if f.get(num) and f.get("fm_actor_update_cpu_ms"):
+                f[key] = f[num] / f["fm_actor_update_cpu_ms"]
 
     cols = [(label_of(r), flat(r)) for r in gos + peers]
     ratio_cols = [(f"{label_of(g)} / {label_of(p).split()[0]}", flat(g), p) for g in gos for p in peers]
@@ -105,6 +108,8 @@ def main(argv):
     for g in gos:
         print(f"\n{label_of(g)}: action decision on {flat(g).get('act_backend')}.", end="")
     print("\nRatios Go/peer: for rates (steps/s, GFLOP/s) above 1 means Go is faster; for times (ms, MiB) below 1.")
+    print("CPU ms = process CPU time (user + system, all threads) per call: on a shared machine it is far")
+    print("steadier than wall time, which includes waiting for the cores.")
     g0 = gos[0]
     if flops:
         act = (g0.get("act") or [{}])[0]
@@ -113,11 +118,12 @@ def main(argv):
               f"action decision {act.get('flops', 0) / 1e6:.0f} MFLOP.")
     cpu = (g0.get("peak") or {}).get("cpu")
     if cpu:
-        fr = ", ".join(f"{label_of(r)} {100 * flat(r).get('mvp_update_gflops', 0) * 1e9 / cpu['flops']:.0f}%"
+        per_core = cpu["flops"] / cpu["cores"]
+        fr = ", ".join(f"{label_of(r)} {100 * flat(r).get('mvp_update_gflops_per_core', 0) * 1e9 / per_core:.0f}%"
                        for r in gos + peers)
         print(f"CPU peak {cpu['flops'] / 1e9:.0f} GFLOP/s = {cpu['cores']} cores × {cpu['clock_ghz']:.2f} GHz × "
               f"{cpu['fma_units_assumed']} FMA units (assumed) × {cpu['fp32_lanes']} fp32 lanes × 2. "
-              f"MVP update share of it: {fr}.")
+              f"MVP update, GFLOP per CPU-second as a share of one core's peak: {fr}.")
     print(json.dumps({label_of(r): flat(r) for r in gos + peers}, sort_keys=True))
 
 

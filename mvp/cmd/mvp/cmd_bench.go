@@ -171,6 +171,10 @@ func runBench(args []string) error {
 		if res.MVPActorUpdate != nil && res.FMActorUpdate != nil {
 			res.MVPOverFM = res.FMActorUpdate.StepsPerSec / res.MVPActorUpdate.StepsPerSec
 			fmt.Fprintf(log, "  MVP generator update costs %.2f× a flow-matching update\n", res.MVPOverFM)
+			if m, f := res.MVPActorUpdate.CPUMs, res.FMActorUpdate.CPUMs; m > 0 && f > 0 {
+				res.Flat["mvp_over_fm_cpu"] = m / f
+				fmt.Fprintf(log, "  (by process CPU time: %.2f×)\n", m/f)
+			}
 			if m0 := res.MVP0ActorUpdate; m0 != nil {
 				res.Flat["mvp_lambda0_over_fm_actor"] = res.FMActorUpdate.StepsPerSec / m0.StepsPerSec
 				fmt.Fprintf(log, "  with λ = 0 (L_MF and its JVP, no IVC gradient) %.2f×\n", res.Flat["mvp_lambda0_over_fm_actor"])
