@@ -56,4 +56,4 @@ agent-smoke: build
 	$(BIN)/mvp eval --checkpoint out/agent-smoke --env toy:pointmass --episodes 4 --envs 2 | tail -n 1 | grep -q '"episodes":4'
 
 test-agent:
-	$(PURE) $(GO) test -tags $(GOTAGS) -count=1 -run 'Agent|TD|Critic|Chunk|Polyak|Select|Checkpoint|Resume|Evaluate' ./mvp/ ./mvp/runlog/
+	$(PURE) $(GO) test -tags $(GOTAGS) -count=1 -run 'Agent|TD|Critic|Chunk|Polyak|Select|Checkpoint|Resume|Evaluate|Divergence|EventFile|ProgressLine' ./mvp/ ./mvp/runlog/
