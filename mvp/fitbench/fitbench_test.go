@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+
 	"github.com/gomvp/gomvp/mvp"
 	"github.com/gomvp/gomvp/xla"
 )
@@ -165,5 +168,27 @@ func TestFitLearns(t *testing.T) {
 	}
 	if trained.TrainSeconds <= 0 || trained.SampleMillisPerBatch <= 0 || trained.SWByFamily["ring"] != trained.SW {
 		t.Errorf("incomplete result %+v", trained)
+	}
+}
+
+// nanGen is a generator whose loss is NaN, to exercise the divergence guard.
+type nanGen struct{ mvp.Generator }
+
+func (g nanGen) Loss(scope *model.Scope, s, a, valid *graph.Node) (*graph.Node, map[string]*graph.Node) {
+	loss, terms := g.Generator.Loss(scope, s, a, valid)
+	return graph.Div(loss, graph.ZerosLike(loss)), terms
+}
+
+func TestFitStopsOnDivergence(t *testing.T) {
+	backend, err := xla.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow, _ := mvp.NewFlow(mvp.NewFlowConfig().WithNet(mvp.NewNetworkConfig().WithMLP(mvp.NewMLPConfig().WithWidths(8))))
+	cfg := NewConfig()
+	cfg.Steps = 5
+	_, err = Fit(backend, nanGen{flow}, NewTask(Ring), cfg)
+	if err == nil || !strings.Contains(err.Error(), "diverged at step 0") {
+		t.Errorf("NaN loss: got %v, want a 'diverged at step 0' error", err)
 	}
 }

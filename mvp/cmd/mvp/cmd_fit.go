@@ -27,24 +27,50 @@ type fitMethod struct {
 	build       func(net *mvp.NetworkConfig) (mvp.Generator, error)
 }
 
-func fitMethods() map[string]fitMethod {
-	one, zero := 1.0, 0.0
-	mvpWith := func(lambda float64) func(net *mvp.NetworkConfig) (mvp.Generator, error) {
-		return func(net *mvp.NetworkConfig) (mvp.Generator, error) {
-			return mvp.NewMVP(mvp.NewConfig().WithNet(net).WithLambda(lambda))
+// parseFitMethod maps a method name to its generator: "mvp" (λ = 1, one step), "mvp-lambda<λ>",
+// "mvp-k<k>" (λ = 1, k-step sampling), "mvp-lambda<λ>-k<k>", and "flow-k<K>".
+func parseFitMethod(name string) (fitMethod, error) {
+	bad := fmt.Errorf("-methods: unknown method %q (use mvp, mvp-lambda<λ>, mvp-k<k>, mvp-lambda<λ>-k<k>, flow-k<K>)", name)
+	if rest, ok := strings.CutPrefix(name, "flow-k"); ok {
+		k, err := strconv.Atoi(rest)
+		if err != nil || k < 1 {
+			return fitMethod{}, bad
 		}
-	}
-	flowWith := func(k int) func(net *mvp.NetworkConfig) (mvp.Generator, error) {
-		return func(net *mvp.NetworkConfig) (mvp.Generator, error) {
+		return fitMethod{name, nil, k, func(net *mvp.NetworkConfig) (mvp.Generator, error) {
 			return mvp.NewFlow(mvp.NewFlowConfig().WithNet(net).WithSteps(k))
+		}}, nil
+	}
+	rest, ok := strings.CutPrefix(name, "mvp")
+	if !ok {
+		return fitMethod{}, bad
+	}
+	lambda, k := 1.0, 1
+	if r, ok := strings.CutPrefix(rest, "-lambda"); ok {
+		num, tail, _ := strings.Cut(r, "-")
+		v, err := strconv.ParseFloat(num, 64)
+		if err != nil || v < 0 {
+			return fitMethod{}, bad
+		}
+		lambda, rest = v, ""
+		if tail != "" {
+			rest = "-" + tail
 		}
 	}
-	return map[string]fitMethod{
-		"mvp":         {"mvp", &one, 1, mvpWith(1)},
-		"mvp-lambda0": {"mvp-lambda0", &zero, 1, mvpWith(0)},
-		"flow-k10":    {"flow-k10", nil, 10, flowWith(10)},
-		"flow-k1":     {"flow-k1", nil, 1, flowWith(1)},
+	if r, ok := strings.CutPrefix(rest, "-k"); ok {
+		v, err := strconv.Atoi(r)
+		if err != nil || v < 1 {
+			return fitMethod{}, bad
+		}
+		k, rest = v, ""
 	}
+	if rest != "" {
+		return fitMethod{}, bad
+	}
+	return fitMethod{name, &lambda, k, func(net *mvp.NetworkConfig) (mvp.Generator, error) {
+		cfg := mvp.NewConfig().WithNet(net).WithLambda(lambda).WithSampleSteps(k)
+		cfg.Name = name
+		return mvp.NewMVP(cfg)
+	}}, nil
 }
 
 type fitMethodJSON struct {
@@ -69,7 +95,8 @@ func runFit(args []string) error {
 	samples := fs.Int("samples", def.EvalSamples, "samples per held-out state (model and truth)")
 	mmd := fs.Int("mmd-samples", def.MMDSamples, "subsample for MMD (0: skip)")
 	families := fs.String("families", "modes,ring,checkerboard", "distribution families (comma-separated)")
-	methods := fs.String("methods", "mvp,mvp-lambda0,flow-k10,flow-k1", "methods to train, in order")
+	methods := fs.String("methods", "mvp,mvp-lambda0,flow-k10,flow-k1",
+		"methods to train, in order: mvp, mvp-lambda<λ>, mvp-k<k>, mvp-lambda<λ>-k<k>, flow-k<K>")
 	backendCfg := fs.String("backend", "", "backend config (default: $GOMLX_BACKEND or "+xla.DefaultGoConfig+")")
 	asJSON := fs.Bool("json", false, "print only progress to stderr and one JSON object on stdout")
 	if err := fs.Parse(args); err != nil {
@@ -101,12 +128,11 @@ func runFit(args []string) error {
 	cfg.Steps, cfg.Batch, cfg.LearningRate, cfg.CosineDecay, cfg.Seed = *steps, *batch, *lr, *cosine, *seed
 	cfg.EvalStatesPerFamily, cfg.EvalSamples, cfg.MMDSamples = *evalStates, *samples, *mmd
 
-	all := fitMethods()
 	var chosen []fitMethod
 	for _, name := range strings.Split(*methods, ",") {
-		m, ok := all[strings.TrimSpace(name)]
-		if !ok {
-			return fmt.Errorf("-methods: unknown method %q (have mvp, mvp-lambda0, flow-k10, flow-k1)", name)
+		m, err := parseFitMethod(strings.TrimSpace(name))
+		if err != nil {
+			return err
 		}
 		chosen = append(chosen, m)
 	}

@@ -57,6 +57,17 @@ func TestFitJSON(t *testing.T) {
 	if err := runFit([]string{"--methods", "mvp,gan"}); err == nil || !strings.Contains(err.Error(), "gan") {
 		t.Errorf("unknown method: %v", err)
 	}
+	for name, want := range map[string][2]float64{"mvp": {1, 1}, "mvp-lambda0.5": {0.5, 1}, "mvp-k4": {1, 4}, "mvp-lambda0-k2": {0, 2}} {
+		m, err := parseFitMethod(name)
+		if err != nil || *m.lambda != want[0] || m.sampleSteps != int(want[1]) {
+			t.Errorf("%s: λ=%v k=%d err=%v, want λ=%g k=%g", name, m.lambda, m.sampleSteps, err, want[0], want[1])
+		}
+	}
+	for _, name := range []string{"mvp-lambda", "mvp-k0", "flow-k", "flow-kx", "mvp-lambda-1", "mvpx"} {
+		if _, err := parseFitMethod(name); err == nil {
+			t.Errorf("%q accepted", name)
+		}
+	}
 	if err := runFit([]string{"--families", "spiral"}); err == nil || !strings.Contains(err.Error(), "spiral") {
 		t.Errorf("unknown family: %v", err)
 	}
