@@ -112,15 +112,18 @@ func (d *cubeDemo) act(a []float32) {
 		grip = -1
 		if d.phase == phaseDescend {
 			target[2] = d.graspZ
-			if math.Abs(c.eff[2]-d.graspZ) < 0.004 {
+			if c.eff[2] < d.graspZ+0.03 {
 				d.setPhase(phaseClose)
 			}
 		} else if math.Hypot(c.eff[0]-c.cube[0], c.eff[1]-c.cube[1]) < 0.008 && math.Abs(yawTarget-c.yaw) < 0.08 {
 			d.setPhase(phaseDescend)
 		}
 	case phaseClose:
-		grip = 1
-		if d.steps >= 1 {
+		// Close over several steps while finishing the descent, so that closing is what the data
+		// show throughout the last centimetres rather than at one exact height.
+		target = [3]float64{c.cube[0], c.cube[1], d.graspZ}
+		grip = 0.3
+		if c.closure >= 0.75 {
 			d.setPhase(phaseLift)
 		}
 	case phaseLift:

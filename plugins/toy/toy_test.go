@@ -523,5 +523,5 @@ func ExampleGenerate() {
 	fmt.Printf("%d trajectories, %d transitions of %d-d observations, demonstrator success %.2f\n",
 		len(demos.Successes), ds.Len(), ds.ObsDim, demos.SuccessRate())
 	// Output:
-	// 200 trajectories, 21707 transitions of 16-d observations, demonstrator success 0.56
+	// 200 trajectories, 21431 transitions of 16-d observations, demonstrator success 0.56
 }
