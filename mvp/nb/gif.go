@@ -71,6 +71,7 @@ func ShowImage(img image.Image) error {
 		return fmt.Errorf("nb.ShowImage: %w", err)
 	}
 	gonbui.DisplayPNG(buf.Bytes())
+	gonbui.Sync()
 	return nil
 }
 

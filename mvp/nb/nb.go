@@ -16,6 +16,10 @@ import (
 	"github.com/janpfeifer/gonb/gonbui"
 )
 
+// Every Display and Update call waits until GoNB has taken the output (gonbui.Sync): output still in
+// the pipe when a cell's program exits is lost, and the last figure of a cell is often the one
+// that matters.
+
 // IsNotebook reports whether the program runs inside a GoNB cell; Display functions do nothing
 // otherwise.
 func IsNotebook() bool { return gonbui.IsNotebook }
@@ -26,6 +30,7 @@ func DisplayHTML(h string) {
 		return
 	}
 	gonbui.DisplayHTML(h)
+	gonbui.Sync()
 }
 
 // DisplaySVG shows an SVG document. It is sent as HTML because Jupyter's HTML export drops raw
@@ -38,6 +43,7 @@ func DisplayMarkdown(md string) {
 		return
 	}
 	gonbui.DisplayMarkdown(md)
+	gonbui.Sync()
 }
 
 // Update replaces the contents of the output block id (created on first use) with h: the way a
@@ -47,6 +53,7 @@ func Update(id, h string) {
 		return
 	}
 	gonbui.UpdateHTML(id, h)
+	gonbui.Sync()
 }
 
 // NewID returns a fresh id for Update.
