@@ -1,7 +1,8 @@
 # Environments: the embedded toy tasks, the remote (Python) environment plugin, OGBench data.
 #
-#   make test-realenv   remote envs against real gymnasium and OGBench servers, the OGBench oracle
-#                       dataset script on 2 short episodes, read back by OGBench's own loader
+#   make test-realenv   remote envs against real gymnasium and OGBench servers; the OGBench oracle
+#                       dataset script on 3 short episodes, read back by OGBench's own loader, and
+#                       `mvp data inspect -task 2` checked against OGBench's relabelling
 #   make ogbench-data   100 episodes of cube-double play with OGBench's oracles (about 10 minutes)
 #                       into $(OGBENCH_OUT) (OGBENCH_ENV, OGBENCH_EPISODES, OGBENCH_OUT override)
 #   make bench-envs     steps per second: toy tasks (one core), remote Pendulum, Python direct
@@ -24,16 +25,20 @@ test-realenv:
 	test -x $(ENVS_PYTHON) || { echo "no $(ENVS_PYTHON): run scripts/setup-envs.sh" >&2; exit 1; }
 	$(PURE) MVP_PYTHON=$(abspath $(ENVS_PYTHON)) $(GO) test -tags $(GOTAGS),realenv -count=1 -timeout 20m -v -run 'Gym|OGBench' ./plugins/remote/
 	rm -rf $(REALENV_OUT) && mkdir -p $(REALENV_OUT)
-	$(ENVS_PYTHON) scripts/ogbench_oracle_dataset.py --env cube-double-v0 --episodes 2 --val-episodes 1 --steps 200 \
+	$(ENVS_PYTHON) scripts/ogbench_oracle_dataset.py --env cube-double-v0 --episodes 3 --val-episodes 1 --steps 300 \
 		--out $(REALENV_OUT)/cube-double-play-v0.npz
 	$(ENVS_PYTHON) -c 'import sys, numpy as np, ogbench.utils as u; \
 		d = u.load_dataset(sys.argv[1]); n = len(d["observations"]); \
-		assert n == 400 and d["observations"].shape[1] == 37 and d["terminals"].sum() == 2, (n, d["terminals"].sum()); \
+		assert n == 900 and d["observations"].shape[1] == 37 and d["terminals"].sum() == 3, (n, d["terminals"].sum()); \
 		assert np.isfinite(d["observations"]).all() and np.abs(d["actions"]).max() <= 1; \
 		moved = np.abs(np.diff(np.load(sys.argv[1])["qpos"][:, 14:17], axis=0)).sum(); \
 		assert moved > 0.05, f"the oracle never moved the first cube ({moved:.3f} m)"; \
-		print("ogbench.utils.load_dataset:", n, "transitions of", d["observations"].shape[1], "dims, 2 trajectories; first cube moved", round(moved, 2), "m")' \
+		print("ogbench.utils.load_dataset:", n, "transitions of", d["observations"].shape[1], "dims, 3 trajectories; first cube moved", round(moved, 2), "m")' \
 		$(REALENV_OUT)/cube-double-play-v0.npz
+	$(MAKE) build
+	$(BIN)/mvp data inspect $(REALENV_OUT)/cube-double-play-v0.npz -task 2 --json > $(REALENV_OUT)/inspect.json
+	$(ENVS_PYTHON) scripts/check_ogbench_relabel.py $(REALENV_OUT)/cube-double-play-v0.npz \
+		cube-double-play-singletask-task2-v0 $(REALENV_OUT)/inspect.json
 
 ogbench-data:
 	test -x $(ENVS_PYTHON) || { echo "no $(ENVS_PYTHON): run scripts/setup-envs.sh" >&2; exit 1; }
