@@ -11,6 +11,6 @@ PY=.venv/bin/python
 "$PY" -m pip --version >/dev/null 2>&1 || "$PY" -m ensurepip --upgrade >/dev/null
 if ! "$PY" -c 'import numpy, gymnasium, mujoco, ogbench' 2>/dev/null; then
 	"$PY" -m pip install --quiet --disable-pip-version-check \
-		'numpy<3' 'gymnasium==1.*' 'mujoco>=3.1.6' 'ogbench==1.2.2'
+		'numpy<3' 'gymnasium==1.4.0' 'mujoco==4.0.0' 'ogbench==1.2.2'
 fi
 "$PY" -c 'import numpy, gymnasium, mujoco, ogbench; print("envs: numpy", numpy.__version__, "gymnasium", gymnasium.__version__, "mujoco", mujoco.__version__)'
