@@ -19,7 +19,9 @@ func fake(t *testing.T) Config {
 	if _, err := exec.LookPath(py); err != nil {
 		t.Fatalf("no Python interpreter (%s): %v", py, err)
 	}
-	return Config{Python: py, Server: "testdata/fake_server.py", StartTimeout: 20 * time.Second, CallTimeout: 2 * time.Second}
+	// Deadlines generous enough for a loaded machine (a pyenv shim alone can take seconds to start
+	// Python there), short enough to keep the hang cases quick.
+	return Config{Python: py, Server: "testdata/fake_server.py", StartTimeout: 30 * time.Second, CallTimeout: 4 * time.Second}
 }
 
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
@@ -85,8 +87,8 @@ func TestFakeFailures(t *testing.T) {
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			cfg := fake(t)
-			if tc.atMake {
-				cfg.StartTimeout = 2 * time.Second
+			if tc.mode == "hangmake" {
+				cfg.StartTimeout = 4 * time.Second
 			}
 			start := time.Now()
 			env, err := New("fake:"+tc.mode, cfg)
@@ -113,7 +115,7 @@ func TestFakeFailures(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "remote env fake:"+tc.mode+": step") {
 				t.Fatalf("error %v, want it to mention %q", err, tc.want)
 			}
-			if d := time.Since(start); d > 5*time.Second {
+			if d := time.Since(start); d > 10*time.Second {
 				t.Errorf("took %v to report", d)
 			}
 			t.Logf("%v", err)
@@ -208,7 +210,7 @@ func TestPool(t *testing.T) {
 		}
 	}
 	// One bad member fails the whole pool and closes the others.
-	cfg.StartTimeout = 2 * time.Second
+	cfg.StartTimeout = 4 * time.Second
 	if _, err := NewPool("fake:hangmake", 2, cfg); err == nil {
 		t.Error("pool of hanging servers started")
 	}
