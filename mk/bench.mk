@@ -42,7 +42,7 @@ bench-peers: build $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/compare.py --markdown $(BENCH_OUT)/go.json $$(test -e $(BENCH_OUT)/go-xla.json && echo $(BENCH_OUT)/go-xla.json) $(BENCH_OUT)/jax.json $(BENCH_OUT)/torch.json > $(BENCH_OUT)/table.md
 
 bench-pieces:
-	$(PURE) GOMAXPROCS=$(BENCH_THREADS) $(GO) test -tags $(GOTAGS) -run '^$$' -bench 'Piece' -benchtime 2x ./mvp/
+	$(PURE) GOMAXPROCS=$(BENCH_THREADS) $(GO) test -tags $(GOTAGS) -run '^$$' -bench 'Piece' -benchtime 3x ./mvp/
 
 # CI: the benchmark command runs end to end at toy sizes and ends with a JSON object holding every
 # headline key; the peers at least compile (their dependencies are too large for CI).

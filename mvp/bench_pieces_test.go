@@ -1,6 +1,7 @@
 package mvp
 
 import (
+	"syscall"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -61,9 +62,21 @@ func runPiece(b *testing.B, fn func(scope *model.Scope, in []*Node) *Node, input
 	}
 	call() // compile and initialise variables
 	b.ResetTimer()
+	cpu0 := pieceCPUNanos()
 	for range b.N {
 		call()
 	}
+	// Process CPU time per call: steady on a shared machine, where wall time is not.
+	b.ReportMetric(float64(pieceCPUNanos()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+}
+
+// pieceCPUNanos is the process's user + system CPU time in nanoseconds.
+func pieceCPUNanos() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 func pieceTimes(g *Graph, rows int, t, r float64) (*Node, *Node) {
