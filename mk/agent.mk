@@ -32,6 +32,7 @@ $(DEMO_DATA):
 demo: build
 	@start=$$(date +%s); \
 	test -f $(DEMO_DATA) || $(MAKE) --no-print-directory $(DEMO_DATA) || exit 1; \
+	rm -rf $(DEMO_OUT)/mvp $(DEMO_OUT)/bc; \
 	for a in mvp bc; do \
 		echo "== training $$a on $(DEMO_TASK) ($(DEMO_STEPS) offline updates)"; \
 		$(BIN)/mvp train --agent $$a --out $(DEMO_OUT)/$$a $(DEMO_FLAGS) | tail -n 1 > $(DEMO_OUT)/$$a.json || exit 1; \
