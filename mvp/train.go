@@ -93,6 +93,8 @@ type Trainer struct {
 	bar     *runlog.Progress
 	lastCkp string
 	lastM   map[string]float64
+	// lastEval is the latest evaluation, shown on the progress bar.
+	lastEval *EvalResult
 }
 
 // mixSeed derives independent seeds for the parts of a run (splitmix64 of the inputs).
@@ -297,13 +299,10 @@ func (t *Trainer) update(ctx context.Context, s *datasets.Sampler, b *datasets.B
 }
 
 func (t *Trainer) lastSuccess() float64 {
-	if t.lastM == nil {
+	if t.lastEval == nil {
 		return math.NaN()
 	}
-	if v, ok := t.lastM["eval_success"]; ok {
-		return v
-	}
-	return math.NaN()
+	return t.lastEval.SuccessRate
 }
 
 func (t *Trainer) offline(ctx context.Context) error {
@@ -476,10 +475,7 @@ func (t *Trainer) evaluate() (EvalResult, error) {
 	if err != nil {
 		return r, err
 	}
-	if t.lastM == nil {
-		t.lastM = map[string]float64{}
-	}
-	t.lastM["eval_success"] = r.SuccessRate
+	t.lastEval = &r
 	return r, t.log.Log(runlog.Record{Step: t.state.Step, Phase: "eval", Metrics: r.Metrics()})
 }
 
