@@ -117,6 +117,60 @@ func TestKillAndResume(t *testing.T) {
 	}
 }
 
+// TestKillAndResumeOnline interrupts a run during its online phase and checks that the resumed
+// run (from the last checkpoint, with its replay buffer and random streams) ends exactly like an
+// unbroken one.
+func TestKillAndResumeOnline(t *testing.T) {
+	backend := agentTestBackend(t)
+	d := toyData(t, "toy:pointmass", "10")
+	dir := t.TempDir()
+	run := func(out string, stopAt int64) (*TrainSummary, *Trainer, error) {
+		cfg := smallTrainConfig(KindMVP, d, out)
+		cfg.OfflineSteps, cfg.OnlineSteps, cfg.StartSteps = 20, 260, 10
+		cfg.EvalEvery = 0
+		tr, err := NewTrainer(backend, cfg, d, toyEnvs("toy:pointmass"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		tr.AfterUpdate = func(step int64, _ map[string]float64) {
+			if step == stopAt {
+				cancel()
+			}
+		}
+		sum, err := tr.Run(ctx)
+		return sum, tr, err
+	}
+	full, fullTr, err := run(filepath.Join(dir, "full"), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := filepath.Join(dir, "broken")
+	// Pointmass episodes last 100 steps: the first online checkpoint is at the end of episode 1
+	// (update 110), the interruption comes 40 updates into the next episode.
+	if _, _, err := run(broken, 150); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run returned %v, want context.Canceled", err)
+	}
+	resumed, resTr, err := run(broken, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("resumed from update %d; %d updates, %d env steps", resumed.ResumedFrom, resumed.Steps, resumed.EnvSteps)
+	if resumed.ResumedFrom <= 20 || resumed.EnvSteps != full.EnvSteps || resumed.Steps != full.Steps {
+		t.Fatalf("resumed from %d to %d updates / %d env steps; unbroken %d / %d", resumed.ResumedFrom, resumed.Steps, resumed.EnvSteps, full.Steps, full.EnvSteps)
+	}
+	if resumed.Final != full.Final {
+		t.Errorf("final evaluation %+v after resuming, %+v unbroken", resumed.Final, full.Final)
+	}
+	a, b := storeValues(t, fullTr.Agent), storeValues(t, resTr.Agent)
+	for k, v := range a {
+		if string(b[k]) != string(v) {
+			t.Errorf("variable %s differs between the resumed and the unbroken run", k)
+		}
+	}
+}
+
 // TestCheckpointCorruption checks that a truncated newest checkpoint is reported and skipped, and
 // that Keep prunes old files.
 func TestCheckpointCorruption(t *testing.T) {
