@@ -60,6 +60,7 @@ func runEval(args []string) error {
 	seed := fs.Int64("seed", 0, "seed of the episodes and of the policy's noise")
 	gifPath := fs.String("gif", "", "write a GIF of the first episode here (environments that render)")
 	gifSize := fs.Int("gif-size", 256, "GIF frame size in pixels")
+	candidates := fs.Int("candidates", 0, "override the number N of best-of-N candidates (0: the checkpoint's; 1: no selection)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,6 +75,9 @@ func runEval(args []string) error {
 	backend, err := xla.Default()
 	if err != nil {
 		return err
+	}
+	if *candidates > 0 {
+		ck.Agent.Candidates = *candidates
 	}
 	agent, err := mvp.LoadAgent(backend, ck, nil)
 	if err != nil {
@@ -117,7 +121,7 @@ func runEval(args []string) error {
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"checkpoint": ck.Path, "step": ck.Step, "agent": ck.Agent.Kind, "env": *envSpec,
 		"episodes": res.Episodes, "success_rate": res.SuccessRate, "mean_return": res.MeanReturn,
-		"mean_length": res.MeanLength, "gif": *gifPath,
+		"mean_length": res.MeanLength, "gif": *gifPath, "candidates": agent.Config.Candidates,
 	})
 }
 
