@@ -14,12 +14,13 @@ DEMO_STEPS    ?= 8000
 DEMO_HIDDEN   ?= 128,128,128
 DEMO_BATCH    ?= 64
 DEMO_N        ?= 8
+DEMO_LR       ?= 1e-3
 DEMO_EVAL     ?= 2000
 DEMO_SEED     ?= 0
 DEMO_OUT      ?= out/demo
 DEMO_DATA     ?= $(DEMO_OUT)/$(subst :,-,$(DEMO_TASK)).npz
 DEMO_FLAGS     = --dataset $(DEMO_TASK) --dataset-path $(DEMO_DATA) --offline-steps $(DEMO_STEPS) --online-steps 0 \
-                 --hidden $(DEMO_HIDDEN) --batch $(DEMO_BATCH) --candidates $(DEMO_N) --eval-every $(DEMO_EVAL) \
+                 --hidden $(DEMO_HIDDEN) --batch $(DEMO_BATCH) --candidates $(DEMO_N) --lr $(DEMO_LR) --eval-every $(DEMO_EVAL) \
                  --eval-episodes 50 --log-every 500 --checkpoint-every $(DEMO_EVAL) --seed $(DEMO_SEED)
 
 .PHONY: demo agent-smoke test-agent
