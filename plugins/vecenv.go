@@ -22,6 +22,17 @@ func MakeVecEnv(spec string, n int, opts EnvOptions) (*VecEnv, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("plugins: MakeVecEnv(%s): %d environments requested", spec, n)
 	}
+	return StartVecEnv(n, func(i int) (Env, error) {
+		o := opts
+		o.Seed = opts.Seed + int64(i)
+		return MakeEnv(spec, o)
+	})
+}
+
+// StartVecEnv calls start(i) for i in [0, n) in parallel and groups the environments it returns.
+// Starting is what takes time for process-backed environments, so it is not done one by one.
+// On any failure the environments already started are closed and the errors are joined.
+func StartVecEnv(n int, start func(i int) (Env, error)) (*VecEnv, error) {
 	envs := make([]Env, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -29,9 +40,12 @@ func MakeVecEnv(spec string, n int, opts EnvOptions) (*VecEnv, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			o := opts
-			o.Seed = opts.Seed + int64(i)
-			envs[i], errs[i] = MakeEnv(spec, o)
+			env, err := start(i)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			envs[i] = env
 		}()
 	}
 	wg.Wait()

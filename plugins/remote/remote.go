@@ -20,7 +20,6 @@ import (
 	"bufio"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -470,33 +469,15 @@ func NewPool(name string, n int, cfg Config) (*plugins.VecEnv, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("remote: NewPool(%s): %d servers requested", name, n)
 	}
-	envs := make([]plugins.Env, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := cfg
-			c.Seed = cfg.Seed + int64(i)
-			env, err := New(name, c)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			envs[i] = env
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		for _, e := range envs {
-			if e != nil {
-				e.Close()
-			}
+	return plugins.StartVecEnv(n, func(i int) (plugins.Env, error) {
+		c := cfg
+		c.Seed = cfg.Seed + int64(i)
+		env, err := New(name, c)
+		if err != nil {
+			return nil, err // not env: a nil *Env would be a non-nil plugins.Env
 		}
-		return nil, err
-	}
-	return plugins.NewVecEnv(envs...), nil
+		return env, nil
+	})
 }
 
 // tail keeps the last max bytes written to it (a server's stderr, for error messages).
