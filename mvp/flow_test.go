@@ -17,22 +17,7 @@ func (n *refNet) velocity(a []float64, t float64, s []float64) []float64 {
 	x := append([]float64{}, a...)
 	x = append(x, n.timeFeat(t)...)
 	x = append(x, s...)
-	for l := range n.weights {
-		out := n.outs[l]
-		y := append([]float64{}, n.biases[l]...)
-		for i, xi := range x {
-			for j := 0; j < out; j++ {
-				y[j] += xi * n.weights[l][i*out+j]
-			}
-		}
-		if l < len(n.weights)-1 {
-			for j := range y {
-				y[j] = gelu(y[j])
-			}
-		}
-		x = y
-	}
-	return x
+	return n.mlp(x)
 }
 
 // TestFlowLossMatchesFloat64Reference checks the flow-matching loss with chunk masks.

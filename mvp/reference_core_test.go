@@ -60,6 +60,11 @@ func (n *refNet) u(a []float64, t, r float64, s []float64) []float64 {
 	x = append(x, n.timeFeat(t)...)
 	x = append(x, n.timeFeat(tau2)...)
 	x = append(x, s...)
+	return n.mlp(x)
+}
+
+// mlp runs the trunk (Dense → GELU on every hidden layer, linear output) on one input row.
+func (n *refNet) mlp(x []float64) []float64 {
 	for l := range n.weights {
 		out := n.outs[l]
 		y := append([]float64{}, n.biases[l]...)
