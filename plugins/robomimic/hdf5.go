@@ -510,11 +510,5 @@ func inspectHDF5(path string, opts plugins.DatasetOptions) (*plugins.FileInfo, e
 	if err != nil {
 		return nil, fmt.Errorf("robomimic: %w", err)
 	}
-	d, err := build(path, demos, obsDim, actDim)
-	if err != nil {
-		return nil, fmt.Errorf("robomimic: %w", err)
-	}
-	info.Dataset, info.Trajectories, info.Transitions = d, len(demos), d.Len()
-	info.Notes = append(info.Notes, "QC conventions: observation = "+strings.Join(DefaultObsKeys, "+")+", reward = r − 1, mask = 1 − done")
-	return info, nil
+	return describeDemos(info, path, demos, obsDim, actDim)
 }

@@ -472,6 +472,12 @@ func inspectNPZ(path string, opts plugins.DatasetOptions) (*plugins.FileInfo, er
 	if err != nil {
 		return nil, fmt.Errorf("robomimic: %w", err)
 	}
+	return describeDemos(info, path, demos, obsDim, actDim)
+}
+
+// describeDemos completes an inspection from the demos read out of either file format: the
+// dataset as QC's conventions build it, its counts, and a note naming those conventions.
+func describeDemos(info *plugins.FileInfo, path string, demos []demo, obsDim, actDim int) (*plugins.FileInfo, error) {
 	d, err := build(path, demos, obsDim, actDim)
 	if err != nil {
 		return nil, fmt.Errorf("robomimic: %w", err)
