@@ -56,7 +56,8 @@ def fmt(v):
 def label_of(obj):
     if "flat" in obj:
         b = obj.get("backend", "?")
-        return "Go " + ("XLA-CPU" if b.startswith("xla") else b)
+        names = {"xla:cpu": "XLA-CPU", "xla:cuda": "XLA-CUDA"}
+        return "Go " + names.get(b, "XLA " + b[4:] if b.startswith("xla:") else b)
     if obj.get("peer") == "jax":
         return f"JAX {obj.get('version', '')} jit"
     return f"PyTorch {obj.get('version', '').split('+')[0]} eager"

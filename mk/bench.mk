@@ -24,22 +24,19 @@ bench-venv: $(BENCH_VENV)/.installed
 
 # Same thread count everywhere; each program runs alone, one after the other. PyTorch's OpenMP
 # threads wait passively: spinning threads collapse under a shared machine's load. The Go program runs
-# twice: on the pure-Go backend, and (when `make build-xla` succeeds: it needs gcc) on XLA's CPU
-# PJRT plugin from the lammps-jax-pjrt-cpu wheel. BENCH_XLA=0 skips the second run.
-BENCH_XLA ?= 1
+# twice: with no flag (the backend a user gets by default: XLA's CPU plugin after the setup step) and
+# on the pure-Go backend (--backend go). BENCH_GO=0 skips the second run.
+BENCH_GO ?= 1
 bench-peers: build $(BENCH_VENV)/.installed
 	mkdir -p $(BENCH_OUT)
 	rm -f $(BENCH_OUT)/*.json
-	GOMAXPROCS=$(BENCH_THREADS) $(BIN)/mvp bench --json --seconds $(BENCH_SECONDS) > $(BENCH_OUT)/go.json
-	if [ "$(BENCH_XLA)" = 1 ] && $(MAKE) --no-print-directory build-xla; then \
-		plugin=$$($(BENCH_VENV)/bin/python -c 'import lammps_jax_pjrt_cpu as p; print(p.PLUGIN_PATH)') && \
-		GOMLX_NO_AUTO_INSTALL=1 GOMAXPROCS=$(BENCH_THREADS) $(BIN)/mvp-xla bench --json --seconds $(BENCH_SECONDS) \
-			--backend xla:$$plugin --act-backends "xla:$$plugin" > $(BENCH_OUT)/go-xla.json; \
-	else echo "bench-peers: no XLA build, skipping the Go XLA-CPU run"; fi
+	GOMAXPROCS=$(BENCH_THREADS) $(BIN)/mvp bench --json --seconds $(BENCH_SECONDS) > $(BENCH_OUT)/go-default.json
+	if [ "$(BENCH_GO)" = 1 ]; then GOMAXPROCS=$(BENCH_THREADS) $(BIN)/mvp bench --json --seconds $(BENCH_SECONDS) \
+		--backend go --act-backends go > $(BENCH_OUT)/go.json; fi
 	cd bench && BENCH_THREADS=$(BENCH_THREADS) BENCH_SECONDS=$(BENCH_SECONDS) $(abspath $(BENCH_VENV))/bin/python peer_jax.py > ../$(BENCH_OUT)/jax.json
 	cd bench && OMP_WAIT_POLICY=PASSIVE BENCH_THREADS=$(BENCH_THREADS) BENCH_SECONDS=$(BENCH_SECONDS) $(abspath $(BENCH_VENV))/bin/python peer_torch.py > ../$(BENCH_OUT)/torch.json
-	$(BENCH_VENV)/bin/python bench/compare.py $(BENCH_OUT)/go.json $$(test -e $(BENCH_OUT)/go-xla.json && echo $(BENCH_OUT)/go-xla.json) $(BENCH_OUT)/jax.json $(BENCH_OUT)/torch.json | tee $(BENCH_OUT)/table.txt
-	$(BENCH_VENV)/bin/python bench/compare.py --markdown $(BENCH_OUT)/go.json $$(test -e $(BENCH_OUT)/go-xla.json && echo $(BENCH_OUT)/go-xla.json) $(BENCH_OUT)/jax.json $(BENCH_OUT)/torch.json > $(BENCH_OUT)/table.md
+	$(BENCH_VENV)/bin/python bench/compare.py $(BENCH_OUT)/go-default.json $$(test -e $(BENCH_OUT)/go.json && echo $(BENCH_OUT)/go.json) $(BENCH_OUT)/jax.json $(BENCH_OUT)/torch.json | tee $(BENCH_OUT)/table.txt
+	$(BENCH_VENV)/bin/python bench/compare.py --markdown $(BENCH_OUT)/go-default.json $$(test -e $(BENCH_OUT)/go.json && echo $(BENCH_OUT)/go.json) $(BENCH_OUT)/jax.json $(BENCH_OUT)/torch.json > $(BENCH_OUT)/table.md
 
 bench-pieces:
 	$(PURE) GOMAXPROCS=$(BENCH_THREADS) $(GO) test -tags $(GOTAGS) -run '^$$' -bench 'Piece' -benchtime 3x ./mvp/

@@ -6,12 +6,12 @@
 #                       backend) on XLA's CPU plugin when one is installed (scripts/setup-export.sh puts one in .venv)
 #   make bench-jvp      primal vs forward-mode JVP vs double-VJP on the 4×512 MVP network
 #
-# build-xla (Makefile) builds bin/mvp-xla with cgo; CI checks that it compiles.
+# make build (Makefile) links XLA/PJRT into bin/mvp with cgo; CI builds it.
 
 JVP_BENCHTIME ?= 20x
 
 .PHONY: test-xla test-xla-cgo bench-jvp
-CI_TARGETS += build-xla test-xla-cgo
+CI_TARGETS += build test-xla-cgo
 
 test-xla:
 	$(PURE) $(GO) test -tags $(GOTAGS) -count=1 ./xla/ ./xla/jvp/

@@ -41,6 +41,9 @@ type TrainConfig struct {
 	Out string
 	// Progress shows a progress bar on a terminal (default true).
 	Progress bool
+	// Backend names the backend the run uses (xla.Choice.Name), recorded in config.json and the
+	// summary; informational, since a run resumes on whatever backend it is given.
+	Backend string `json:"backend,omitempty"`
 }
 
 // DefaultTrainConfig returns the paper's protocol for agent.
@@ -55,6 +58,7 @@ func DefaultTrainConfig(agent AgentConfig) TrainConfig {
 // TrainSummary is what Train returns (and the CLI prints as its last line).
 type TrainSummary struct {
 	Agent       string             `json:"agent"`
+	Backend     string             `json:"backend,omitempty"`
 	Steps       int64              `json:"steps"`
 	EnvSteps    int64              `json:"env_steps"`
 	ResumedFrom int64              `json:"resumed_from,omitempty"`
@@ -208,7 +212,8 @@ func (t *Trainer) Run(ctx context.Context) (*TrainSummary, error) {
 	}
 	el := time.Since(start).Seconds()
 	return &TrainSummary{
-		Agent: t.Config.Agent.Kind, Steps: t.state.Step, EnvSteps: t.state.EnvSteps, ResumedFrom: t.resumed,
+		Backend: t.Config.Backend,
+		Agent:   t.Config.Agent.Kind, Steps: t.state.Step, EnvSteps: t.state.EnvSteps, ResumedFrom: t.resumed,
 		Final: final, Checkpoint: t.lastCkp, Seconds: el,
 		UpdatesPerS: float64(t.state.Step-startStep) / math.Max(el, 1e-9), LastMetrics: t.lastM,
 	}, nil

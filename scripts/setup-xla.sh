@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make build-xla` and `make test-xla-cgo` compile go-xla with cgo: they need a C compiler (no XLA
+# `make build` and `make test-xla-cgo` compile go-xla with cgo: they need a C compiler (no XLA
 # library at build time; PJRT plugins are only loaded at run time).
 set -euo pipefail
 if ! command -v gcc >/dev/null 2>&1; then

@@ -2,7 +2,6 @@ package xla
 
 import (
 	"fmt"
-	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -13,7 +12,7 @@ import (
 	_ "github.com/gomlx/compute/gobackend" // The pure-Go backend is always linked in.
 )
 
-// DefaultGoConfig is the pure-Go backend configuration used when GOMLX_BACKEND is unset.
+// DefaultGoConfig is the pure-Go backend's configuration when discovery finds nothing faster.
 //
 // The go backend's worker pool has a fixed number of slots by default (2×GOMAXPROCS). When ops run
 // in parallel, each op holds a slot, and a matmul op calls Pool.Saturate to fan out; Saturate waits
@@ -35,19 +34,28 @@ const DefaultGoConfig = "go:ops_sequential"
 
 // NewBackend returns a backend for config:
 //
-//	"go", "go:parallelism=-1", "go:ops_sequential", …  the pure-Go backend (options as in compute/gobackend)
+//	"go", "go:parallelism=-1", "go:ops_sequential", …  the pure-Go backend (see newGoBackend for the
+//	                                                    spellings it accepts and the ones it refuses)
 //	"xla:cpu", "xla:cuda", "xla:cuda12", "xla:cuda13"  XLA/PJRT with a plugin found by FindPJRTPlugin
 //	"xla:/abs/path/plugin.so[,options]"                 XLA/PJRT with that plugin file
 //
-// An empty config means $GOMLX_BACKEND, or DefaultGoConfig. XLA needs a binary built with cgo
-// (make build-xla); plugins are never downloaded.
+// An empty config means Select(""): $GOMLX_BACKEND, else the fastest backend found. XLA needs a
+// binary built with cgo (make build); plugins are never downloaded.
 func NewBackend(config string) (compute.Backend, error) {
 	if config == "" {
-		config = os.Getenv(compute.ConfigEnvVar)
+		c, err := Select("")
+		if err != nil {
+			return nil, err
+		}
+		return c.Backend, nil
 	}
-	if config == "" {
-		config = DefaultGoConfig
-	}
+	b, _, err := newBackendConfig(config)
+	return b, err
+}
+
+// newBackendConfig creates the backend for a non-empty config and returns the config that
+// reproduces it (XLA plugins resolved to absolute paths, go options normalised).
+func newBackendConfig(config string) (compute.Backend, string, error) {
 	name, options, _ := strings.Cut(config, ":")
 	switch name {
 	case "go":
@@ -56,9 +64,22 @@ func NewBackend(config string) (compute.Backend, error) {
 		return newXLABackend(options)
 	}
 	if !slices.Contains(compute.List(), name) {
-		return nil, fmt.Errorf("xla: unknown backend %q in config %q (available: %s)", name, config, strings.Join(compute.List(), ", "))
+		return nil, "", fmt.Errorf("xla: unknown backend %q in config %q (available: go, xla:cpu, xla:cuda, xla:/path/plugin.so%s)",
+			name, config, otherBackends())
 	}
-	return newBackend(config)
+	b, err := newBackend(config)
+	return b, config, err
+}
+
+// otherBackends lists the compiled-in backends beyond go and xla (e.g. onnx), for error messages.
+func otherBackends() string {
+	var s string
+	for _, n := range compute.List() {
+		if n != "go" && n != "xla" {
+			s += ", " + n
+		}
+	}
+	return s
 }
 
 // newBackend calls compute.NewWithConfig, which reports some errors by panicking.
@@ -75,34 +96,64 @@ func newBackend(config string) (b compute.Backend, err error) {
 	return b, nil
 }
 
-// newGoBackend creates the go backend. The parallelism option is applied here rather than by the
-// backend, which would print a line on stdout (breaking Example tests and CLI output).
-func newGoBackend(options string) (compute.Backend, error) {
+// newGoBackend creates the go backend from its options. Every spelling either runs or fails here
+// with an error, never by deadlocking later (see DefaultGoConfig):
+//   - no ops_* option: ops run sequentially (ops_sequential), whatever the pool size, except with
+//     parallelism=-1 alone, whose unlimited pool runs ops in parallel safely;
+//   - ops_parallel with a bounded pool (the default one, or parallelism=N ≥ 0) is refused.
+//
+// The parallelism option is applied here rather than by the backend, which would print a line on
+// stdout (breaking Example tests and CLI output).
+func newGoBackend(options string) (compute.Backend, string, error) {
 	var rest []string
 	parallelism, setParallelism := 0, false
+	sequential, parallel := false, false
 	for _, opt := range strings.Split(options, ",") {
+		opt = strings.TrimSpace(opt)
 		if v, ok := strings.CutPrefix(opt, "parallelism="); ok {
 			n, err := strconv.Atoi(v)
-			if err != nil {
-				return nil, fmt.Errorf("xla: go backend option %q: parallelism needs an integer", opt)
+			if err != nil || n < -1 {
+				return nil, "", fmt.Errorf("xla: go backend option %q: parallelism needs an integer ≥ -1 (-1: unlimited)", opt)
 			}
 			parallelism, setParallelism = n, true
 			continue
 		}
-		if opt != "" {
-			rest = append(rest, opt)
+		switch opt {
+		case "":
+			continue
+		case "ops_sequential":
+			sequential = true
+		case "ops_parallel":
+			parallel = true
 		}
+		rest = append(rest, opt)
 	}
+	if sequential && parallel {
+		return nil, "", fmt.Errorf("xla: go backend options %q: ops_sequential and ops_parallel exclude each other", options)
+	}
+	unlimited := setParallelism && parallelism == -1
+	if parallel && !unlimited {
+		return nil, "", fmt.Errorf("xla: go backend options %q: ops_parallel with a bounded worker pool can deadlock "+
+			"(an op holding a pool slot waits for another slot); add parallelism=-1 or use ops_sequential", options)
+	}
+	if !sequential && !parallel && !unlimited {
+		rest = append(rest, "ops_sequential")
+	}
+	var normal []string
+	if setParallelism {
+		normal = append(normal, "parallelism="+strconv.Itoa(parallelism))
+	}
+	normal = append(normal, rest...)
 	b, err := newBackend("go:" + strings.Join(rest, ","))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if setParallelism {
 		if err := setGoParallelism(b, parallelism); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
-	return b, nil
+	return b, "go:" + strings.Join(normal, ","), nil
 }
 
 // setGoParallelism calls b.Workers.SetMaxParallelism(n) on the go backend (its type is internal
@@ -141,35 +192,46 @@ func GoParallelism(b compute.Backend) (int, error) {
 }
 
 // newXLABackend resolves the plugin and creates the XLA/PJRT backend.
-func newXLABackend(options string) (compute.Backend, error) {
+func newXLABackend(options string) (compute.Backend, string, error) {
 	plugin, opts, _ := strings.Cut(options, ",")
 	if plugin == "" {
 		plugin = "cpu"
 	}
 	path, err := FindPJRTPlugin(plugin, DefaultPluginLocations())
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if !xlaLinked {
-		return nil, fmt.Errorf("xla: found PJRT plugin %s, but this binary was built without XLA support "+
-			"(-tags noxla or CGO_ENABLED=0): build with `make build-xla`", path)
+		return nil, "", fmt.Errorf("xla: found PJRT plugin %s, but this binary was built without XLA support "+
+			"(-tags noxla or CGO_ENABLED=0): build it with `make build` (needs gcc)", path)
 	}
 	prepareCUDAEnv(path)
 	config := "xla:" + path
 	if opts != "" {
 		config += "," + opts
 	}
-	return newBackend(config)
+	b, err := newBackend(config)
+	return b, config, err
 }
 
 var (
-	defaultOnce    sync.Once
-	defaultBackend compute.Backend
-	defaultErr     error
+	defaultOnce   sync.Once
+	defaultChoice *Choice
+	defaultErr    error
 )
 
-// Default returns a process-wide backend built by NewBackend("") on first use.
+// Default returns a process-wide backend chosen by Select("") on first use: $GOMLX_BACKEND, else
+// the fastest one found.
 func Default() (compute.Backend, error) {
-	defaultOnce.Do(func() { defaultBackend, defaultErr = NewBackend("") })
-	return defaultBackend, defaultErr
+	c, err := DefaultChoice()
+	if err != nil {
+		return nil, err
+	}
+	return c.Backend, nil
+}
+
+// DefaultChoice is Default with how the backend was chosen.
+func DefaultChoice() (*Choice, error) {
+	defaultOnce.Do(func() { defaultChoice, defaultErr = Select("") })
+	return defaultChoice, defaultErr
 }

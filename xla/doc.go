@@ -4,7 +4,7 @@
 // Without configuration it returns the pure-Go backend in DefaultGoConfig ("go:ops_sequential"),
 // a worker-pool setting that cannot deadlock (the go backend's default can, on graphs as large as
 // the MVP update). $GOMLX_BACKEND overrides it. "xla:cpu", "xla:cuda" or "xla:/path/plugin.so"
-// select XLA/PJRT, compiled in only by cgo builds (make build-xla); FindPJRTPlugin locates the
+// select XLA/PJRT, compiled in only by cgo builds (make build, with gcc); FindPJRTPlugin locates the
 // plugin ($PJRT_PLUGIN_LIBRARY_PATH, go-xla's directories, the CUDA plugin of an installed
 // jax-cuda12/13-pjrt wheel) and nothing is ever downloaded.
 //

@@ -27,7 +27,9 @@ type PluginLocations struct {
 }
 
 // DefaultPluginLocations reads the locations from the environment and the Python installations
-// found on this machine (python3's site dirs, $VIRTUAL_ENV, $CONDA_PREFIX, ./.venv, pyenv and the
+// found on this machine (python3's site dirs, $VIRTUAL_ENV, $CONDA_PREFIX, the .venv of the working
+// directory or its nearest parent that has one, the .venv of the
+// repository the running binary was built in (<repo>/bin/mvp → <repo>/.venv), pyenv and the
 // system's python3.* directories).
 func DefaultPluginLocations() PluginLocations {
 	var loc PluginLocations
@@ -64,7 +66,27 @@ func pythonSiteDirs(home string) []string {
 			candidates = append(candidates, strings.Fields(string(out))...)
 		}
 	}
-	for _, prefix := range []string{os.Getenv("VIRTUAL_ENV"), os.Getenv("CONDA_PREFIX"), ".venv"} {
+	prefixes := []string{os.Getenv("VIRTUAL_ENV"), os.Getenv("CONDA_PREFIX")}
+	// The project's venv in the working directory or the nearest parent that has one (a notebook
+	// runs in notebooks/, a test in its package directory).
+	if wd, err := os.Getwd(); err == nil {
+		for dir := wd; ; dir = filepath.Dir(dir) {
+			if isDir(filepath.Join(dir, ".venv")) {
+				prefixes = append(prefixes, filepath.Join(dir, ".venv"))
+				break
+			}
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	// The project's venv beside a binary built in the repository (bin/mvp → .venv), wherever it runs.
+	if exe, err := os.Executable(); err == nil {
+		if exe, err = filepath.EvalSymlinks(exe); err == nil {
+			prefixes = append(prefixes, filepath.Join(filepath.Dir(exe), "..", ".venv"))
+		}
+	}
+	for _, prefix := range prefixes {
 		if prefix != "" {
 			candidates = append(candidates, globAll(filepath.Join(prefix, "lib/python3*/site-packages"))...)
 		}

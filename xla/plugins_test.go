@@ -127,3 +127,25 @@ func TestPrepareCUDAEnv(t *testing.T) {
 		t.Errorf("an explicit --xla_gpu_cuda_data_dir was overridden: %q", got)
 	}
 }
+
+// The project's .venv is found from any directory below the one holding it (notebooks/, a package).
+func TestDefaultPluginLocationsParentVenv(t *testing.T) {
+	root := t.TempDir()
+	site := filepath.Join(root, ".venv/lib/python3.12/site-packages")
+	sub := filepath.Join(root, "notebooks/deeper")
+	for _, d := range []string{site, sub} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(sub)
+	t.Setenv("VIRTUAL_ENV", "")
+	loc := DefaultPluginLocations()
+	found := false
+	for _, d := range loc.SitePackages {
+		found = found || d == site
+	}
+	if !found {
+		t.Errorf("site-packages of %s/.venv not among %v", root, loc.SitePackages)
+	}
+}

@@ -7,7 +7,7 @@
 // The prefix "robomimic" names a task and a dataset type, "robomimic:square-mh" (QC's
 // "square-mh-low_dim" is accepted too), found under ~/.robomimic/<task>/<type>/ or at
 // DatasetOptions.Path (a file or a directory). HDF5 files need the cgo reader, built with the
-// "hdf5" build tag and Debian's libhdf5-dev (make build-hdf5). Without it, convert the file once
+// "hdf5" build tag and Debian's libhdf5-dev (make build links it in when libhdf5-dev is installed). Without it, convert the file once
 // with the script next to this package,
 //
 //	.venv/bin/python plugins/robomimic/convert_robomimic.py low_dim_v15.hdf5 low_dim_v15.npz
@@ -168,7 +168,7 @@ func resolve(n Name, path string) (string, error) {
 }
 
 func noHDF5Advice(path string) string {
-	return fmt.Sprintf("this binary was built without HDF5 support: rebuild with `make build-hdf5` (cgo, -tags hdf5, needs libhdf5-dev), "+
+	return fmt.Sprintf("this binary was built without HDF5 support: install libhdf5-dev and pkg-config, then rebuild with `make build` (cgo, -tags hdf5), "+
 		"or convert the file once with `.venv/bin/python plugins/robomimic/convert_robomimic.py %s %s` and load the .npz",
 		path, strings.TrimSuffix(path, filepath.Ext(path))+".npz")
 }

@@ -18,11 +18,11 @@ import (
 
 // ErrNoONNX is returned by ONNX in builds without the onnx tag (see ONNXAvailable).
 var ErrNoONNX = errors.New("export: ONNX export needs the onnxruntime backend, which this build leaves out: " +
-	"build with cgo and -tags onnx (make build-export → bin/mvp-export) and point ONNXRUNTIME_SHARED_LIBRARY_PATH at libonnxruntime.so ≥ 1.26")
+	"build with cgo and -tags onnx (make build, with gcc) and point ONNXRUNTIME_SHARED_LIBRARY_PATH at libonnxruntime.so ≥ 1.26")
 
 // ErrNoStableHLO is returned by StableHLO in builds without XLA (see StableHLOAvailable).
 var ErrNoStableHLO = errors.New("export: StableHLO export needs XLA/PJRT, which this pure-Go build (-tags noxla) leaves out: " +
-	"build with cgo and without the noxla tag (make build-export → bin/mvp-export) and provide a PJRT plugin")
+	"build with cgo and without the noxla tag (make build, with gcc) and provide a PJRT plugin")
 
 // Spec is a graph function to export: Fn maps the inputs to the outputs; Store holds its
 // variables, all with values; Inputs are the static shapes it is compiled for; InputNames and OutputNames name

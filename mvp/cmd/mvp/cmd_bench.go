@@ -27,12 +27,14 @@ func init() {
 // benchResult is the JSON object `mvp bench` prints last. Keys ending in _steps_per_s and act_*_ms
 // are the ones bench/compare.py sets against the JAX and PyTorch peers.
 type benchResult struct {
-	Peer      string     `json:"peer"` // "go", so the peers' table can tell the rows apart
-	Backend   string     `json:"backend"`
-	GoVersion string     `json:"go_version"`
-	Threads   int        `json:"threads"` // GOMAXPROCS
-	Fusion    string     `json:"gomlx_fusion"`
-	Sizes     perf.Sizes `json:"sizes"`
+	Peer    string `json:"peer"`    // "go", so the peers' table can tell the rows apart
+	Backend string `json:"backend"` // xla.Choice.Name: "xla:cpu", "xla:cuda", "go:ops_sequential", …
+	// BackendConfig reproduces the backend exactly (plugin paths, go options).
+	BackendConfig string     `json:"backend_config"`
+	GoVersion     string     `json:"go_version"`
+	Threads       int        `json:"threads"` // GOMAXPROCS
+	Fusion        string     `json:"gomlx_fusion"`
+	Sizes         perf.Sizes `json:"sizes"`
 
 	MVPUpdate      *perf.UpdateResult `json:"mvp_update,omitempty"`
 	QCUpdate       *perf.UpdateResult `json:"qc_update,omitempty"`
@@ -68,7 +70,7 @@ type benchPeak struct {
 func runBench(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	jsonOnly := fs.Bool("json", false, "print only the JSON object (otherwise a summary, then the JSON object last)")
-	backendFlag := fs.String("backend", "", "backend of the updates (default: $GOMLX_BACKEND, else "+xla.DefaultGoConfig+")")
+	backendFlag := addBackendFlag(fs)
 	actBackends := fs.String("act-backends", "", "semicolon-separated backends for the action decision "+
 		"(default: the update backend, go:ops_sequential and go:parallelism=-1)")
 	what := fs.String("what", "mvp,qc,actor,act,peak", "what to measure: mvp (full update), qc (full QC update), "+
@@ -106,21 +108,15 @@ func runBench(args []string) error {
 		}
 	}
 
-	updName := *backendFlag
-	if updName == "" {
-		updName = os.Getenv(compute.ConfigEnvVar)
-	}
-	if updName == "" {
-		updName = xla.DefaultGoConfig
-	}
 	var log io.Writer = os.Stdout
 	if *jsonOnly {
 		log = io.Discard
 	}
-	backend, err := xla.NewBackend(updName)
+	choice, err := openBackend("bench", *backendFlag)
 	if err != nil {
 		return err
 	}
+	backend, updName := choice.Backend, choice.Name
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -137,7 +133,7 @@ func runBench(args []string) error {
 	if fusion == "" {
 		fusion = "default (on)"
 	}
-	res := &benchResult{Peer: "go", Backend: updName, GoVersion: runtime.Version(), Threads: runtime.GOMAXPROCS(0),
+	res := &benchResult{Peer: "go", Backend: updName, BackendConfig: choice.Config, GoVersion: runtime.Version(), Threads: runtime.GOMAXPROCS(0),
 		Fusion: fusion, Sizes: sizes, Errors: map[string]string{}, Flat: map[string]any{},
 		Load1Start: perf.LoadAverage()}
 	minTime := time.Duration(*seconds * float64(time.Second))

@@ -15,7 +15,6 @@ import (
 	"github.com/gomvp/gomvp/mvp"
 	"github.com/gomvp/gomvp/mvp/runlog"
 	"github.com/gomvp/gomvp/plugins"
-	"github.com/gomvp/gomvp/xla"
 )
 
 func init() {
@@ -61,6 +60,7 @@ func runEval(args []string) error {
 	gifPath := fs.String("gif", "", "write a GIF of the first episode here (environments that render)")
 	gifSize := fs.Int("gif-size", 256, "GIF frame size in pixels")
 	candidates := fs.Int("candidates", 0, "override the number N of best-of-N candidates (0: the checkpoint's; 1: no selection)")
+	backendFlag := addBackendFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,10 +72,11 @@ func runEval(args []string) error {
 	if err != nil {
 		return err
 	}
-	backend, err := xla.Default()
+	choice, err := openBackend("eval", *backendFlag)
 	if err != nil {
 		return err
 	}
+	backend := choice.Backend
 	if *candidates > 0 {
 		ck.Agent.Candidates = *candidates
 	}
@@ -122,6 +123,7 @@ func runEval(args []string) error {
 		"checkpoint": ck.Path, "step": ck.Step, "agent": ck.Agent.Kind, "env": *envSpec,
 		"episodes": res.Episodes, "success_rate": res.SuccessRate, "mean_return": res.MeanReturn,
 		"mean_length": res.MeanLength, "gif": *gifPath, "candidates": agent.Config.Candidates,
+		"backend": choice.Name,
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/gomvp/gomvp/datasets"
 	"github.com/gomvp/gomvp/mvp"
@@ -32,7 +33,7 @@ input, critic scoring and argmax inside), with no training code:
 
 --checkpoint is a run directory (its checkpoints/ folder), a checkpoint folder or .gmvp file (the
 newest valid one is used), or a policy directory written by --format gomlx.
-onnx and stablehlo need the cgo binary: make build-export → bin/mvp-export.
+onnx and stablehlo need the cgo binary that make build gives when gcc is installed.
 
 flags:
 `
@@ -45,6 +46,7 @@ func runExport(args []string) error {
 	out := fs.String("out", "", "output file (onnx, stablehlo) or directory (gomlx)")
 	batch := fs.Int("batch", 1, "static batch size of the onnx/stablehlo graph; 0 (onnx only): a symbolic batch axis")
 	plugin := fs.String("plugin", "cpu", "PJRT plugin for stablehlo: a name found in PJRT_PLUGIN_LIBRARY_PATH, or an absolute path to the .so")
+	backendFlag := fs.String("backend", "", "for --format stablehlo: xla:cpu, xla:cuda or xla:/path/plugin.so, the PJRT plugin that compiles the graph (same as --plugin)")
 	normPath := fs.String("norm", "", "JSON file with the datasets.Normalization the agent was trained under (obs/act shift and scale); default none")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -77,6 +79,13 @@ func runExport(args []string) error {
 		return errors.New("--format is required: onnx, gomlx or stablehlo")
 	default:
 		return fmt.Errorf("--format %q is not onnx, gomlx or stablehlo", *format)
+	}
+	if *backendFlag != "" {
+		p, ok := strings.CutPrefix(*backendFlag, "xla:")
+		if !ok || *format != "stablehlo" {
+			return fmt.Errorf("--backend %q: export compiles graphs only for --format stablehlo, with an XLA plugin (xla:cpu, xla:cuda, xla:/path/plugin.so)", *backendFlag)
+		}
+		*plugin = p
 	}
 	var norm *datasets.Normalization
 	if *normPath != "" {

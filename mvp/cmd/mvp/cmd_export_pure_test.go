@@ -18,8 +18,8 @@ func TestExportNeedsCgoBuild(t *testing.T) {
 			continue // a cgo build without the onnx tag still has XLA
 		}
 		err := runExport([]string{"--checkpoint", run, "--format", format, "--out", filepath.Join(t.TempDir(), "x")})
-		if err == nil || !strings.Contains(err.Error(), "make build-export") {
-			t.Errorf("--format %s: got %v, want an error pointing to make build-export", format, err)
+		if err == nil || !strings.Contains(err.Error(), "make build") {
+			t.Errorf("--format %s: got %v, want an error pointing to make build", format, err)
 		}
 	}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gomvp/gomvp/mvp"
 	"github.com/gomvp/gomvp/mvp/fitbench"
-	"github.com/gomvp/gomvp/xla"
 )
 
 func init() {
@@ -97,7 +96,7 @@ func runFit(args []string) error {
 	families := fs.String("families", "modes,ring,checkerboard", "distribution families (comma-separated)")
 	methods := fs.String("methods", "mvp,mvp-lambda0,flow-k10,flow-k1",
 		"methods to train, in order: mvp, mvp-lambda<λ>, mvp-k<k>, mvp-lambda<λ>-k<k>, flow-k<K>")
-	backendCfg := fs.String("backend", "", "backend config (default: $GOMLX_BACKEND or "+xla.DefaultGoConfig+")")
+	backendCfg := addBackendFlag(fs)
 	asJSON := fs.Bool("json", false, "print only progress to stderr and one JSON object on stdout")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -137,17 +136,11 @@ func runFit(args []string) error {
 		chosen = append(chosen, m)
 	}
 
-	effectiveBackend := *backendCfg
-	if effectiveBackend == "" {
-		effectiveBackend = os.Getenv("GOMLX_BACKEND")
-	}
-	if effectiveBackend == "" {
-		effectiveBackend = xla.DefaultGoConfig
-	}
-	backend, err := xla.NewBackend(effectiveBackend)
+	choice, err := openBackend("fit", *backendCfg)
 	if err != nil {
 		return err
 	}
+	backend, effectiveBackend := choice.Backend, choice.Name
 	floor, err := fitbench.TruthFloor(task, cfg)
 	if err != nil {
 		return err

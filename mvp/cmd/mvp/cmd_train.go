@@ -13,7 +13,6 @@ import (
 
 	"github.com/gomvp/gomvp/mvp"
 	"github.com/gomvp/gomvp/plugins"
-	"github.com/gomvp/gomvp/xla"
 )
 
 func init() {
@@ -77,6 +76,7 @@ func runTrain(args []string) error {
 	gamma := fs.Float64("gamma", 0.99, "discount γ")
 	tau := fs.Float64("tau", 0.005, "Polyak rate τ of the target critic")
 	noProgress := fs.Bool("no-progress", false, "no progress bar even on a terminal")
+	backendFlag := addBackendFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -110,10 +110,12 @@ func runTrain(args []string) error {
 	cfg.EvalEvery, cfg.EvalEpisodes, cfg.EvalEnvs, cfg.LogEvery = *evalEvery, *evalEpisodes, *evalEnvs, *logEvery
 	cfg.CheckpointEvery, cfg.Keep, cfg.Seed, cfg.Out, cfg.Progress = *ckptEvery, *keep, *seed, *out, !*noProgress
 
-	backend, err := xla.Default()
+	choice, err := openBackend("train", *backendFlag)
 	if err != nil {
 		return err
 	}
+	backend := choice.Backend
+	cfg.Backend = choice.Name
 	makeEnv := func(i int) (plugins.Env, error) {
 		return plugins.MakeEnv(*envSpec, plugins.EnvOptions{Seed: *seed, Extra: envOpt})
 	}
