@@ -23,7 +23,7 @@ HAVE_CC   := $(shell command -v $${CC:-gcc} >/dev/null 2>&1 && echo 1)
 HAVE_HDF5 := $(shell pkg-config --exists hdf5 2>/dev/null && echo 1)
 FULLTAGS  := onnx$(if $(HAVE_HDF5),$(comma)hdf5)
 
-.PHONY: all build build-pure build-xla build-export build-hdf5 test vet ci
+.PHONY: all build build-pure build-xla build-export build-hdf5 test vet tidy-check ci
 all: build
 
 build:
@@ -45,6 +45,11 @@ build-xla build-export build-hdf5: build
 
 vet:
 	$(PURE) $(GO) vet -tags $(GOTAGS) ./...
+
+# go.mod lists exactly what the project imports (direct requirements marked as such).
+tidy-check:
+	$(GO) mod tidy -diff
+CI_TARGETS += tidy-check
 
 test: vet
 	$(PURE) $(GO) test -tags $(GOTAGS) -count=1 -timeout 40m ./...
