@@ -51,3 +51,19 @@ bench-smoke: build
 		--act-backends 'go:ops_sequential' > $(BENCH_OUT)-smoke.json
 	python3 bench/check_smoke.py $(BENCH_OUT)-smoke.json
 	python3 -m py_compile bench/common.py bench/peer_jax.py bench/peer_torch.py bench/compare.py
+
+# CI: the GPU script's discovery, dry run and summary on a fake CUDA plugin tree (no GPU here): every
+# part runs, fails on the fake plugin with the loader's error, and the last line is the summary.
+CI_TARGETS += gpu-script-check
+.PHONY: gpu-script-check
+gpu-script-check: build
+	rm -rf $(BENCH_OUT)-gpu-fake && mkdir -p $(BENCH_OUT)-gpu-fake/site/jax_plugins/xla_cuda13 $(BENCH_OUT)-gpu-fake/site/nvidia/cublas/lib
+	touch $(BENCH_OUT)-gpu-fake/site/jax_plugins/xla_cuda13/xla_cuda_plugin.so
+	SITE_PACKAGES=$(BENCH_OUT)-gpu-fake/site scripts/gpu-bench.sh dry-run | tee $(BENCH_OUT)-gpu-fake/dry-run.txt
+	grep -q 'train-mvp: bin/mvp train --backend xla:.*xla_cuda13/xla_cuda_plugin.so' $(BENCH_OUT)-gpu-fake/dry-run.txt
+	SITE_PACKAGES=$(BENCH_OUT)-gpu-fake/site OUT=$(BENCH_OUT)-gpu-fake/out TRAIN_STEPS=10 BENCH_SECONDS=0.1 SKIP=jax \
+		scripts/gpu-bench.sh run 2>/dev/null | tail -n 1 > $(BENCH_OUT)-gpu-fake/summary.json
+	python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); \
+		assert set(d["errors"]) == {"bench", "train-mvp", "train-qc"} and d["skipped"] == ["jax"], d; \
+		assert all("xla_cuda_plugin.so" in e for e in d["errors"].values()), d["errors"]; \
+		print("gpu-bench.sh: dry run and summary ok")' $(BENCH_OUT)-gpu-fake/summary.json
