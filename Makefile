@@ -56,4 +56,10 @@ test: vet
 
 include $(sort $(wildcard mk/*.mk))
 
+# The first command is fast: XLA's CPU plugin into ./.venv when pip can get it (else a notice).
+.PHONY: setup-fast
+setup-fast:
+	@bash scripts/setup-fast.sh
+demo notebooks: setup-fast
+
 ci: test $(CI_TARGETS)

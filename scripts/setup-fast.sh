@@ -14,7 +14,8 @@ PJRT_CPU_VERSION=0.11.2
 notice() { echo "setup-fast: $*; bin/mvp will use the pure-Go backend (slower; scripts/setup-fast.sh installs XLA's CPU plugin)" >&2; exit 0; }
 
 [ "${SETUP_FAST:-1}" != 0 ] || exit 0
-if .venv/bin/python -m pip show lammps-jax-pjrt-cpu 2>/dev/null | grep -qx "Version: $PJRT_CPU_VERSION"; then
+if compgen -G ".venv/lib/python3*/site-packages/lammps_jax_pjrt_cpu-$PJRT_CPU_VERSION.dist-info" >/dev/null &&
+	compgen -G ".venv/lib/python3*/site-packages/lammps_jax_pjrt_cpu/pjrt_c_api_cpu_plugin.so" >/dev/null; then
 	exit 0
 fi
 command -v python3 >/dev/null 2>&1 || notice "no python3"
