@@ -21,3 +21,21 @@ test-xla-cgo:
 
 bench-jvp:
 	$(PURE) $(GO) test -tags $(GOTAGS) -run '^$$' -bench '^BenchmarkMVPNetwork' -benchtime $(JVP_BENCHTIME) ./xla/jvp/
+
+# CI: bin/mvp picks XLA's CPU plugin by itself after the setup step (the .venv beside bin/), the go
+# backend where no plugin can be found (a copy of the binary outside the repository), and an
+# explicitly requested backend that cannot load fails naming what is missing.
+CI_TARGETS += backend-check
+.PHONY: backend-check
+backend-check: build setup-fast
+	rm -rf out/backend-check && mkdir -p out/backend-check && cp $(BIN)/mvp out/backend-check/
+	$(BIN)/mvp bench --json --what act --batch 8 --candidates 4 --hidden 16,16 --seconds 0.1 | tail -n 1 > out/backend-check/repo.json
+	cd /tmp && env -u GOMLX_BACKEND -u VIRTUAL_ENV -u PJRT_PLUGIN_LIBRARY_PATH $(CURDIR)/out/backend-check/mvp bench --json --what act --batch 8 \
+		--candidates 4 --hidden 16,16 --seconds 0.1 | tail -n 1 > $(CURDIR)/out/backend-check/bare.json
+	python3 -c 'import json,sys; r, b = (json.load(open(p)) for p in sys.argv[1:]); \
+		assert r["backend"] == "xla:cpu", r["backend"]; assert b["backend"] == "go:ops_sequential", b["backend"]; \
+		print("backend-check: repo binary", r["backend"], "/ bare binary", b["backend"])' out/backend-check/repo.json out/backend-check/bare.json
+	! $(BIN)/mvp bench --backend xla:cuda --what act 2> out/backend-check/cuda.err
+	grep -q 'no PJRT plugin "cuda"' out/backend-check/cuda.err
+	! GOMLX_BACKEND=xla:/nonexistent/plugin.so $(BIN)/mvp train --dataset toy:pointmass --out out/backend-check/run 2> out/backend-check/env.err
+	grep -q '/nonexistent/plugin.so' out/backend-check/env.err && grep -q GOMLX_BACKEND out/backend-check/env.err
