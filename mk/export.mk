@@ -16,8 +16,8 @@ export-setup:
 	bash scripts/setup-export.sh
 
 test-export: export-setup
-	$(EXPORT_ENV) CGO_ENABLED=1 $(GO) test -tags onnx -count=1 -timeout 20m ./xla/export/... ./mvp/deploy/...
-	$(EXPORT_ENV) CGO_ENABLED=1 $(GO) test -tags onnx -count=1 -timeout 20m -run 'Export' ./mvp/ ./mvp/cmd/mvp/
+	$(EXPORT_ENV) GOMLX_BACKEND=go CGO_ENABLED=1 $(GO) test -tags onnx -count=1 -timeout 20m ./xla/export/... ./mvp/deploy/...
+	$(EXPORT_ENV) GOMLX_BACKEND=go CGO_ENABLED=1 $(GO) test -tags onnx -count=1 -timeout 20m -run 'Export' ./mvp/ ./mvp/cmd/mvp/
 
 export-demo: export-setup build
 	$(BIN)/mvp train --agent mvp --dataset toy:cube-task1 --hidden 64,64 --batch 64 --offline-steps 500 \

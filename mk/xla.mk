@@ -16,8 +16,10 @@ CI_TARGETS += build test-xla-cgo
 test-xla:
 	$(PURE) $(GO) test -tags $(GOTAGS) -count=1 ./xla/ ./xla/jvp/
 
+# Tests that do not name a backend run on the go backend, the reference (GOMLX_BACKEND=go): in a cgo
+# build discovery would otherwise pick XLA's CPU plugin when it is installed.
 test-xla-cgo:
-	CGO_ENABLED=1 $(GO) test -count=1 ./xla/ ./xla/jvp/
+	GOMLX_BACKEND=go CGO_ENABLED=1 $(GO) test -count=1 ./xla/ ./xla/jvp/
 
 bench-jvp:
 	$(PURE) $(GO) test -tags $(GOTAGS) -run '^$$' -bench '^BenchmarkMVPNetwork' -benchtime $(JVP_BENCHTIME) ./xla/jvp/

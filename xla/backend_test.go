@@ -10,7 +10,7 @@ import (
 )
 
 func TestNewBackendGo(t *testing.T) {
-	t.Setenv("GOMLX_BACKEND", "")
+	t.Setenv("GOMLX_BACKEND", "go")
 	b, err := NewBackend("")
 	if err != nil {
 		t.Fatal(err)
