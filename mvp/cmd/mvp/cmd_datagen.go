@@ -41,19 +41,16 @@ func runData(args []string) error {
 			fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, dataCommands[n].summary)
 		}
 		if len(args) == 0 {
-			return fmt.Errorf("mvp data: missing subcommand")
+			return usagef("missing subcommand")
 		}
-		return nil
+		return flag.ErrHelp
 	}
 	c, ok := dataCommands[args[0]]
 	if !ok {
-		return fmt.Errorf("mvp data: unknown subcommand %q", args[0])
+		return usagef("unknown subcommand %q", args[0])
 	}
 	if err := c.run(args[1:]); err != nil {
-		if strings.HasPrefix(err.Error(), "mvp") {
-			return err
-		}
-		return fmt.Errorf("mvp data %s: %w", c.name, err)
+		return subcommandError{"data " + c.name, err}
 	}
 	return nil
 }
@@ -77,20 +74,28 @@ func runDataGen(args []string) error {
 	stuck := fs.Float64("stuck", def.Stuck, "pointmass: probability of heading into the central obstacle")
 	out := fs.String("out", "", "output .npz file (required)")
 	gifPath := fs.String("gif", "", "also render the first demonstration as an animated GIF to this file")
-	// Flags may follow the task name.
+	// The task comes first or after the flags; nothing else is positional.
 	var spec string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		spec, args = args[0], args[1:]
 	}
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseFlagsThenArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if spec == "" && fs.NArg() > 0 {
-		spec = fs.Arg(0)
+	if spec == "" && len(rest) > 0 {
+		spec, rest = rest[0], rest[1:]
+	}
+	if len(rest) > 0 {
+		return usagef("unexpected argument(s) %s: one task at a time", quoteArgs(rest))
 	}
 	if spec == "" || *out == "" {
-		fs.Usage()
-		return fmt.Errorf("need a task (e.g. toy:cube-task2) and --out")
+		return usagef("need a task (e.g. toy:cube-task2) and --out")
+	}
+	if err := checkFlags(atLeast("episodes", *episodes, 1), inRange("noise", *noise, 0, 10, false),
+		inRange("miss-grasp", *missGrasp, 0, 1, false), inRange("retry", *retry, 0, 1, false),
+		inRange("wrong-place", *wrongPlace, 0, 1, false), inRange("stuck", *stuck, 0, 1, false)); err != nil {
+		return err
 	}
 	prefix, name, err := plugins.Split(spec)
 	if err != nil {

@@ -17,7 +17,7 @@ func init() {
 func runPlugins(args []string) error {
 	fs := flag.NewFlagSet("plugins", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	type row struct {
@@ -26,10 +26,14 @@ func runPlugins(args []string) error {
 		Dataset     bool     `json:"dataset"`
 		Description string   `json:"description"`
 		Names       []string `json:"names,omitempty"`
+		EnvOptions  []string `json:"env_options,omitempty"`
+		DataOptions []string `json:"dataset_options,omitempty"`
 	}
 	var rows []row
 	for _, i := range plugins.List() {
-		rows = append(rows, row{i.Prefix, plugins.HasEnv(i.Prefix), plugins.HasDataset(i.Prefix), i.Description, i.Names})
+		eo, _ := plugins.OptionKeys(plugins.Environment, i.Prefix)
+		do, _ := plugins.OptionKeys(plugins.Dataset, i.Prefix)
+		rows = append(rows, row{i.Prefix, plugins.HasEnv(i.Prefix), plugins.HasDataset(i.Prefix), i.Description, i.Names, eo, do})
 	}
 	if *asJSON {
 		return json.NewEncoder(os.Stdout).Encode(map[string]any{"plugins": rows})
@@ -45,6 +49,12 @@ func runPlugins(args []string) error {
 		fmt.Printf("%-10s %-12s %s\n", r.Prefix, strings.Join(kinds, ","), r.Description)
 		for _, n := range r.Names {
 			fmt.Printf("%-10s %-12s   %s:%s\n", "", "", r.Prefix, n)
+		}
+		if len(r.EnvOptions) > 0 {
+			fmt.Printf("%-10s %-12s   --env-opt keys: %s\n", "", "", strings.Join(r.EnvOptions, ", "))
+		}
+		if len(r.DataOptions) > 0 {
+			fmt.Printf("%-10s %-12s   --dataset-opt keys: %s\n", "", "", strings.Join(r.DataOptions, ", "))
 		}
 	}
 	return nil
