@@ -44,6 +44,9 @@ func trainedRun(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(subprocessEnv); mode != "" {
+		os.Exit(subprocessMain(mode, os.Args[1:]))
+	}
 	code := m.Run()
 	if trainedDir != "" {
 		os.RemoveAll(trainedDir)
