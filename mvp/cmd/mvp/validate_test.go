@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -184,5 +186,36 @@ func TestCommandLines(t *testing.T) {
 	}
 	if !errors.Is(parseFlags(flag.NewFlagSet("x", flag.ContinueOnError), []string{"-h"}), flag.ErrHelp) {
 		t.Error("parseFlags -h is not flag.ErrHelp")
+	}
+}
+
+// TestReportTornLine: `mvp report` reads a run whose metrics.jsonl ends in a torn line, warning
+// with the file's name, and a run with a step logged twice counts it once.
+func TestReportTornLine(t *testing.T) {
+	dir := t.TempDir()
+	metrics := filepath.Join(dir, "metrics.jsonl")
+	content := `{"phase":"eval","step":10,"success_rate":0.25,"return":-3}` + "\n" +
+		`{"phase":"eval","step":20,"success_rate":0.5,"return":-2}` + "\n" +
+		`{"phase":"eval","step":20,"success_rate":0.75,"return":-1}` + "\n" +
+		`{"phase":"eval","step":30,"succ`
+	if err := os.WriteFile(metrics, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runCaptured(t, "report", "--run", "A="+dir)
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "warning: "+metrics) || !strings.Contains(out, "line 4") {
+		t.Errorf("no warning naming %s line 4:\n%s", metrics, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var res struct {
+		Rows []struct {
+			Success float64 `json:"success_mean"`
+			Steps   int64   `json:"steps"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || len(res.Rows) != 1 || res.Rows[0].Steps != 20 || res.Rows[0].Success != 0.75 {
+		t.Errorf("report %+v (%v), want step 20 with the last record's success 0.75", res, err)
 	}
 }
