@@ -60,6 +60,21 @@ type EnvFactory func(name string, opts EnvOptions) (Env, error)
 // DatasetLoader loads a dataset; name is the part after "prefix:".
 type DatasetLoader func(name string, opts DatasetOptions) (*datasets.Dataset, error)
 
+// DemoOptions are passed to demonstration writers.
+type DemoOptions struct {
+	// Out is the dataset file to write; the writer puts its validation split next to it.
+	Out string
+	// GIF, if set, is where the first demonstration is rendered as an animated GIF.
+	GIF string
+	// Extra holds plugin-specific settings (e.g. "episodes", "noise").
+	Extra map[string]string
+}
+
+// DemoWriter records scripted demonstrations of the task name (the part after "prefix:") into the
+// files of opts, in a format the same plugin's DatasetLoader reads, and returns a JSON-marshalable
+// summary of what it wrote.
+type DemoWriter func(name string, opts DemoOptions) (summary map[string]any, err error)
+
 // Info describes a registered plugin for listings.
 type Info struct {
 	Prefix      string
@@ -77,9 +92,11 @@ var (
 	envs    = map[string]EnvFactory{}
 	loaders = map[string]DatasetLoader{}
 	infos   = map[string]Info{}
-	// envOpts and datasetOpts are the option keys each prefix accepts.
+	writers = map[string]DemoWriter{}
+	// envOpts, datasetOpts and demoOpts are the option keys each prefix accepts.
 	envOpts     = map[string][]string{}
 	datasetOpts = map[string][]string{}
+	demoOpts    = map[string][]string{}
 )
 
 // RegisterEnv registers an environment factory under prefix. It panics on a duplicate prefix,
@@ -105,6 +122,37 @@ func RegisterDataset(prefix string, l DatasetLoader, info Info) {
 	loaders[prefix] = l
 	datasetOpts[prefix] = append([]string(nil), info.Options...)
 	mergeInfo(prefix, info)
+}
+
+// RegisterDemoWriter registers a demonstration writer under prefix. It panics on a duplicate prefix.
+func RegisterDemoWriter(prefix string, w DemoWriter, info Info) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := writers[prefix]; dup {
+		panic("plugins: RegisterDemoWriter called twice for prefix " + prefix)
+	}
+	writers[prefix] = w
+	demoOpts[prefix] = append([]string(nil), info.Options...)
+	mergeInfo(prefix, info)
+}
+
+// WriteDemos records the demonstrations of the task named by spec ("prefix:name") as opts says.
+func WriteDemos(spec string, opts DemoOptions) (map[string]any, error) {
+	prefix, name, err := Split(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckOptions(Demonstrations, spec, opts.Extra); err != nil {
+		return nil, err
+	}
+	mu.RLock()
+	w := writers[prefix]
+	mu.RUnlock()
+	summary, err := w(name, opts)
+	if err != nil {
+		return nil, fmt.Errorf("plugins: writing demonstrations of %q: %w", spec, err)
+	}
+	return summary, nil
 }
 
 func mergeInfo(prefix string, info Info) {
@@ -175,8 +223,9 @@ func LoadDataset(spec string, opts DatasetOptions) (*datasets.Dataset, error) {
 type Kind string
 
 const (
-	Environment Kind = "environment"
-	Dataset     Kind = "dataset"
+	Environment    Kind = "environment"
+	Dataset        Kind = "dataset"
+	Demonstrations Kind = "demonstration"
 )
 
 // OptionKeys returns the option keys that the kind of plugin registered for spec's prefix reads
@@ -194,6 +243,9 @@ func OptionKeys(kind Kind, spec string) ([]string, bool) {
 	case Dataset:
 		_, ok = loaders[prefix]
 		keys = datasetOpts[prefix]
+	case Demonstrations:
+		_, ok = writers[prefix]
+		keys = demoOpts[prefix]
 	}
 	keys = append([]string(nil), keys...)
 	sort.Strings(keys)
@@ -210,10 +262,9 @@ func CheckOptions(kind Kind, spec string, extra map[string]string) error {
 	}
 	keys, ok := OptionKeys(kind, spec)
 	if !ok {
-		have := envPrefixes()
-		if kind == Dataset {
-			have = datasetPrefixes()
-		}
+		mu.RLock()
+		have := map[Kind][]string{Environment: sortedKeys(envs), Dataset: sortedKeys(loaders), Demonstrations: sortedKeys(writers)}[kind]
+		mu.RUnlock()
 		return fmt.Errorf("plugins: no %s plugin %q for %q (registered: %v); is its package imported?", kind, prefix, spec, have)
 	}
 	var bad []string
@@ -251,6 +302,14 @@ func List() []Info {
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].Prefix < out[b].Prefix })
 	return out
+}
+
+// HasDemoWriter tells whether a prefix can write demonstrations.
+func HasDemoWriter(prefix string) bool {
+	mu.RLock()
+	defer mu.RUnlock()
+	_, ok := writers[prefix]
+	return ok
 }
 
 // HasEnv and HasDataset tell whether a prefix has that kind of plugin.

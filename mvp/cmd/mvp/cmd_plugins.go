@@ -46,6 +46,9 @@ func runPlugins(args []string) error {
 		if r.Dataset {
 			kinds = append(kinds, "dataset")
 		}
+		if plugins.HasDemoWriter(r.Prefix) {
+			kinds = append(kinds, "demos")
+		}
 		fmt.Printf("%-10s %-12s %s\n", r.Prefix, strings.Join(kinds, ","), r.Description)
 		for _, n := range r.Names {
 			fmt.Printf("%-10s %-12s   %s:%s\n", "", "", r.Prefix, n)

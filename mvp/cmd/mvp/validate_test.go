@@ -165,7 +165,7 @@ func TestCommandLines(t *testing.T) {
 		{[]string{"export", "--checkpoint", "x", "--out", "y", "--format", "gomlx", "--batch", "-1"}, exitUsage, "mvp export: --batch -1"},
 		{[]string{"export", "--checkpoint", "x", "--out", "y", "z"}, exitUsage, "unexpected argument"},
 		{[]string{"plugins", "x"}, exitUsage, "mvp plugins: unexpected argument"},
-		{[]string{"data", "gen", "toy:cube", "--out", "x.npz", "--episodes", "0"}, exitUsage, "mvp data gen: --episodes 0"},
+		{[]string{"data", "gen", "toy:cube", "--out", filepath.Join(t.TempDir(), "x.npz"), "--episodes", "0"}, exitError, `mvp data gen: plugins: writing demonstrations of "toy:cube": toy: option episodes="0": must be at least 1`},
 		{[]string{"data", "gen", "--out", "x.npz", "toy:cube", "toy:pointmass"}, exitUsage, "mvp data gen: unexpected argument"},
 		{[]string{"data", "inspect", "clitest:x", "--dataset-opt", "nope=1"}, exitUsage, `mvp data inspect: --dataset-opt: unknown dataset option "nope"`},
 		{[]string{"data", "inspect", "a", "b"}, exitUsage, "one file at a time"},
