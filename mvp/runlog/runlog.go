@@ -223,7 +223,8 @@ func parseRecord(line []byte) (Record, error) {
 
 // Truncate cuts the logs in dir back to step, for a run resuming from a checkpoint at that step:
 // records of later steps (logged after the checkpoint, and logged again by the resumed run) and a
-// torn last line are removed from metrics.jsonl and every <phase>.csv. Files are rewritten through a
+// torn last line are removed from metrics.jsonl and every <phase>.csv (CSV files without the
+// logger's "step,time" header are not touched). Files are rewritten through a
 // temporary file and a rename, so an interruption leaves the old or the new file. TensorBoard event
 // files are left as they are: a resumed run starts a new one, and TensorBoard shows the newest value
 // of a step that appears twice.
@@ -239,6 +240,9 @@ func Truncate(dir string, step int64) error {
 		return fmt.Errorf("runlog: %w", err)
 	}
 	for _, p := range csvs {
+		if cols, err := readCSVHeader(p); err != nil || len(cols) < 2 || cols[0] != "step" || cols[1] != "time" {
+			continue // not a log of ours
+		}
 		if err := truncateFile(p, step, func(line []byte, i int) (int64, bool) {
 			if i == 0 {
 				return -1, true // the header
@@ -280,7 +284,18 @@ func truncateFile(path string, step int64, stepOf func(line []byte, i int) (int6
 		return nil
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, kept, 0o644); err != nil {
+	f, err := os.Create(tmp)
+	if err == nil {
+		_, err = f.Write(kept)
+		if serr := f.Sync(); err == nil {
+			err = serr
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("runlog: cutting %s back to step %d: %w", path, step, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

@@ -71,8 +71,15 @@ func TestTruncateResume(t *testing.T) {
 	logSteps(t, dir, 5, 10, 15, 20, 25, 30)
 	appendString(t, filepath.Join(dir, "metrics.jsonl"), `{"loss":3,"phase":"tr`)
 	appendString(t, filepath.Join(dir, "train.csv"), "35,2026-")
+	other := filepath.Join(dir, "results.csv") // a file of the user's, not a log
+	if err := os.WriteFile(other, []byte("seed,score\n100,1\n200,2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := Truncate(dir, 20); err != nil {
 		t.Fatal(err)
+	}
+	if raw, _ := os.ReadFile(other); string(raw) != "seed,score\n100,1\n200,2\n" {
+		t.Errorf("Truncate changed a CSV file that is not a log: %q", raw)
 	}
 	logSteps(t, dir, 25, 30, 35)
 	recs, err := ReadJSONL(filepath.Join(dir, "metrics.jsonl"))
