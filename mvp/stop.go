@@ -9,17 +9,18 @@ import (
 
 // InterruptedError is what Trainer.Run returns when its context is cancelled: training stopped
 // at a point it can resume from exactly (after the current update offline, at the end of the
-// current episode online), and Checkpoint holds the learning state at Step. Errors.Is(err,
-// context.Canceled) holds for it.
+// current episode online), and Checkpoint holds the learning state at Step. errors.Is finds both
+// the context's error (context.Canceled) and its cause through it.
 type InterruptedError struct {
 	// Step is the number of updates done; EnvSteps the online environment steps.
 	Step, EnvSteps int64
 	// Checkpoint is the file holding the state at Step ("" if the run had done nothing yet).
 	Checkpoint string
-	// During names what was running: "offline", "online", "evaluation" or "final evaluation".
+	// During names what was running: "offline training", "online training", "evaluation" (one
+	// interrupted before, redone on resume) or "final evaluation".
 	During string
-	// Cause is the context's error.
-	Cause error
+	// Err is the context's error and Cause its cause (context.Cause).
+	Err, Cause error
 }
 
 func (e *InterruptedError) Error() string {
@@ -30,7 +31,7 @@ func (e *InterruptedError) Error() string {
 	return fmt.Sprintf("interrupted during %s at step %d (%d environment steps); %s", e.During, e.Step, e.EnvSteps, ck)
 }
 
-func (e *InterruptedError) Unwrap() error { return e.Cause }
+func (e *InterruptedError) Unwrap() []error { return []error{e.Err, e.Cause} }
 
 // MarshalBinary returns the stream's state, so that a stopped run continues the same noise.
 func (r *ActRNG) MarshalBinary() ([]byte, error) {

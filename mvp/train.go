@@ -312,7 +312,7 @@ func (t *Trainer) interrupt(ctx context.Context, during string) error {
 			return fmt.Errorf("mvp: train: interrupted at step %d, and writing its checkpoint failed: %w", t.state.Step, err)
 		}
 	}
-	return &InterruptedError{Step: t.state.Step, EnvSteps: t.state.EnvSteps, Checkpoint: t.lastCkp, During: during, Cause: context.Cause(ctx)}
+	return &InterruptedError{Step: t.state.Step, EnvSteps: t.state.EnvSteps, Checkpoint: t.lastCkp, During: during, Err: ctx.Err(), Cause: context.Cause(ctx)}
 }
 
 // restoreStreams continues phase's streams from the checkpoint when it stopped inside that phase;

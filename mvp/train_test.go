@@ -306,3 +306,17 @@ func TestDivergenceGuard(t *testing.T) {
 		}
 	}
 }
+
+// TestInterruptedErrorIs: the context's error and the cause given to its cancel are both found.
+func TestInterruptedErrorIs(t *testing.T) {
+	signal := errors.New("interrupted by SIGTERM")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(signal)
+	err := error(&InterruptedError{Step: 7, Checkpoint: "c", During: "offline training", Err: ctx.Err(), Cause: context.Cause(ctx)})
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, signal) {
+		t.Errorf("%v: errors.Is context.Canceled %v, cause %v", err, errors.Is(err, context.Canceled), errors.Is(err, signal))
+	}
+	if !strings.Contains(err.Error(), "step 7") || !strings.Contains(err.Error(), "checkpoint c") {
+		t.Errorf("message %q", err)
+	}
+}
