@@ -63,6 +63,23 @@ func TestRangeChecks(t *testing.T) {
 	}
 }
 
+func TestStopGrace(t *testing.T) {
+	for v, want := range map[string]string{"": "30s", "0": "0s", "90s": "1m30s", "2m": "2m0s", "-1s": "error", "soon": "error"} {
+		t.Setenv(StopGraceEnv, v)
+		d, err := stopGrace()
+		got := d.String()
+		if err != nil {
+			got = "error"
+			if !strings.Contains(err.Error(), StopGraceEnv) {
+				t.Errorf("%s=%q: error %v does not name the variable", StopGraceEnv, v, err)
+			}
+		}
+		if got != want {
+			t.Errorf("%s=%q: %s, want %s", StopGraceEnv, v, got, want)
+		}
+	}
+}
+
 func posInf() float64 { return 1 / zero() }
 func nan() float64    { z := zero(); return z / z }
 func zero() float64   { return 0 }
