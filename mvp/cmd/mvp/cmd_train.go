@@ -30,6 +30,19 @@ func (f kvFlag) Set(s string) error {
 	return nil
 }
 
+// checkEnv checks the environment of a run: the one given with --env and --env-opt, or, when the
+// run needs one (online steps, evaluation), the dataset's.
+func checkEnv(spec string, opts map[string]string, given, needed bool) error {
+	if !given && !needed {
+		return nil
+	}
+	if _, ok := plugins.OptionKeys(plugins.Environment, spec); !ok && !given {
+		prefix, _, _ := strings.Cut(spec, ":")
+		return fmt.Errorf("--env: the dataset's plugin %q has no environment; give --env (e.g. remote:%s) or run with --online-steps 0 --eval-episodes 0", prefix, spec)
+	}
+	return checkPluginOptions("env-opt", plugins.Environment, spec, opts)
+}
+
 func runTrain(args []string) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	kind := fs.String("agent", mvp.KindMVP, "agent: "+strings.Join(mvp.Kinds, ", "))
@@ -69,6 +82,7 @@ func runTrain(args []string) error {
 	if *dataSpec == "" || *out == "" {
 		return usagef("--dataset and --out are required")
 	}
+	envGiven := *envSpec != "" || len(envOpt) > 0
 	if *envSpec == "" {
 		*envSpec = *dataSpec
 	}
@@ -86,7 +100,7 @@ func runTrain(args []string) error {
 		atLeast("batch", *batch, 1), positive("lr", *lr), atLeast("critics", *critics, 1),
 		inRange("gamma", *gamma, 0, 1, true), inRange("tau", *tau, 0, 1, false),
 		checkPluginOptions("dataset-opt", plugins.Dataset, *dataSpec, dataOpt),
-		checkPluginOptions("env-opt", plugins.Environment, *envSpec, envOpt),
+		checkEnv(*envSpec, envOpt, envGiven, *online > 0 || *evalEpisodes > 0),
 	); err != nil {
 		return err
 	}

@@ -166,6 +166,8 @@ func TestCommandLines(t *testing.T) {
 		{train("--dataset-opt", "sise=3"), exitUsage, `mvp train: --dataset-opt: unknown dataset option "sise" for clitest:x (the clitest plugin takes size)`},
 		{train("--env", "toy:cube", "--env-opt", "seed=3"), exitUsage, `--env-opt: unknown environment option "seed" for toy:cube (the toy plugin takes no options)`},
 		{train("--env", "nowhere:x"), exitUsage, `no environment plugin "nowhere"`},
+		{train(), exitUsage, `--env: the dataset's plugin "clitest" has no environment; give --env`},
+		{train("--online-steps", "0", "--eval-episodes", "0"), exitError, "clitest: loaded"}, // no environment needed
 		{train("--agent", "sac"), exitUsage, `mvp train: --agent "sac": unknown agent; use one of mvp, qc, bfn`},
 		{train("--bogus"), exitUsage, "mvp train: flag provided but not defined: -bogus"},
 		{[]string{"train", "--dataset", "clitest:x"}, exitUsage, "--dataset and --out are required"},
