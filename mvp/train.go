@@ -395,6 +395,7 @@ func (t *Trainer) offline(ctx context.Context) error {
 	if t.state.Step >= total {
 		return nil
 	}
+	t.state.FinalEval = nil // a longer budget: the run goes on and is evaluated again at its new end
 	c := t.Config.Agent
 	b := datasets.NewBatch(c.BatchSize, c.ObsDim, c.ActDim, c.Horizon)
 	s := t.sampler(t.Data)
@@ -437,6 +438,7 @@ func (t *Trainer) online(ctx context.Context) error {
 	if t.MakeEnv == nil {
 		return fmt.Errorf("mvp: train: online steps need an environment")
 	}
+	t.state.FinalEval = nil
 	if ctx.Err() != nil {
 		return t.interrupt(ctx, "online training")
 	}

@@ -320,3 +320,29 @@ func TestInterruptedErrorIs(t *testing.T) {
 		t.Errorf("message %q", err)
 	}
 }
+
+// TestRerunFinishedRun: running a finished run again evaluates nothing and logs nothing twice;
+// a longer budget trains on and evaluates again at its new end.
+func TestRerunFinishedRun(t *testing.T) {
+	d := toyData(t, "toy:pointmass", "10")
+	out := filepath.Join(t.TempDir(), "run")
+	cfg := smallTrainConfig(KindBC, d, out)
+	cfg.EvalEvery = 0
+	first, err := trainUntil(t, cfg, d, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := trainUntil(t, cfg, d, -1)
+	if err != nil || again.Final != first.Final || again.Steps != 40 {
+		t.Fatalf("rerun: %+v, %v; first %+v", again, err, first)
+	}
+	cfg.OfflineSteps = 60
+	longer, err := trainUntil(t, cfg, d, -1)
+	if err != nil || longer.Steps != 60 || longer.ResumedFrom != 40 {
+		t.Fatalf("longer budget: %+v, %v", longer, err)
+	}
+	rows := strings.Join(logRows(t, out), "\n")
+	if strings.Count(rows, "eval@40") != 1 || strings.Count(rows, "eval@60") != 1 {
+		t.Errorf("want one final evaluation at 40 and one at 60 in the logs:\n%s", rows)
+	}
+}
