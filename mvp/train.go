@@ -117,8 +117,9 @@ type Trainer struct {
 	phase  string
 	ac     acc
 	lastM  map[string]float64
-	// lastEval is the latest evaluation, shown on the progress bar.
-	lastEval *EvalResult
+	// lastEval is the latest evaluation (shown on the progress bar), done at step lastEvalAt.
+	lastEval   *EvalResult
+	lastEvalAt int64
 }
 
 // mixSeed derives independent seeds for the parts of a run (splitmix64 of the inputs).
@@ -238,9 +239,18 @@ func (t *Trainer) Run(ctx context.Context) (*TrainSummary, error) {
 		return nil, err
 	}
 	var final EvalResult
-	if t.state.FinalEval != nil {
+	switch {
+	case t.state.FinalEval != nil:
 		final = *t.state.FinalEval
-	} else {
+	case t.lastEval != nil && t.lastEvalAt == t.state.Step:
+		// A periodic evaluation at the last step (a pure function of the parameters and the step)
+		// is the final one; it is not run and logged twice.
+		final = *t.lastEval
+		t.state.FinalEval = &final
+		if err := t.checkpoint(); err != nil {
+			return nil, err
+		}
+	default:
 		if final, err = t.evaluate(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil, t.interrupt(ctx, "final evaluation")
@@ -571,7 +581,7 @@ func (t *Trainer) evaluate(ctx context.Context) (EvalResult, error) {
 	if err != nil {
 		return r, err
 	}
-	t.lastEval = &r
+	t.lastEval, t.lastEvalAt = &r, t.state.Step
 	return r, t.log.Log(runlog.Record{Step: t.state.Step, Phase: "eval", Metrics: r.Metrics()})
 }
 
