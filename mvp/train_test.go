@@ -196,7 +196,7 @@ func TestInterruptAndResumeOnline(t *testing.T) {
 	config := func(out string) TrainConfig {
 		cfg := smallTrainConfig(KindMVP, d, out)
 		cfg.OfflineSteps, cfg.OnlineSteps, cfg.StartSteps = 20, 260, 10
-		cfg.EvalEvery, cfg.CheckpointEvery = 50, 100
+		cfg.EvalEvery, cfg.CheckpointEvery = 90, 100 // evaluations at 90, 180 and 270, the last update
 		return cfg
 	}
 	full := filepath.Join(dir, "full")
@@ -204,10 +204,10 @@ func TestInterruptAndResumeOnline(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Pointmass episodes last 100 steps; updates start after 10 of them, so the first episode ends
-	// at update 20+90 = 110 and the second at 210. The interruption at 150 (an evaluation step)
+	// at update 20+90 = 110 and the second at 210. The interruption at 180 (an evaluation step)
 	// stops at 210, between the checkpoint boundaries 200 and 300.
 	out := filepath.Join(dir, "broken")
-	_, err := trainUntil(t, config(out), d, 150)
+	_, err := trainUntil(t, config(out), d, 180)
 	var ie *InterruptedError
 	if !errors.As(err, &ie) || ie.Step != 210 || ie.EnvSteps != 200 {
 		t.Fatalf("interrupted run returned %v, want an interruption at the end of episode 2 (update 210, 200 environment steps)", err)
