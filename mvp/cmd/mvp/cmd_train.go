@@ -143,7 +143,7 @@ func runTrain(args []string) error {
 	var stopped *mvp.InterruptedError
 	if errors.As(err, &stopped) {
 		if stopped.Checkpoint != "" {
-			return fmt.Errorf("%w during %s at step %d (%d environment steps); wrote checkpoint %s; run the same command to resume",
+			return fmt.Errorf("%w during %s at step %d (%d environment steps), saved in checkpoint %s; run the same command to resume",
 				errInterrupted, stopped.During, stopped.Step, stopped.EnvSteps, stopped.Checkpoint)
 		}
 		return fmt.Errorf("%w before any update; nothing to save", errInterrupted)

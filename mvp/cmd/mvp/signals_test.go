@@ -258,11 +258,11 @@ func TestSignalTrain(t *testing.T) {
 		t.Fatalf("exit code %d, want %d; stderr:\n%s", code, exitInterrupted, p.stderr.String())
 	}
 	msg := p.stderr.String()
-	i := strings.Index(msg, "wrote checkpoint ")
+	i := strings.Index(msg, "saved in checkpoint ")
 	if i < 0 {
 		t.Fatalf("stderr does not name the checkpoint:\n%s", msg)
 	}
-	ckPath := strings.Fields(msg[i+len("wrote checkpoint "):])[0]
+	ckPath := strings.Fields(msg[i+len("saved in checkpoint "):])[0]
 	ckPath = strings.TrimSuffix(ckPath, ";")
 	ck, err := mvp.ReadCheckpoint(ckPath)
 	if err != nil {
