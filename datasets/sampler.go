@@ -48,6 +48,7 @@ type Sampler struct {
 	discount  float64
 	seed      uint64
 
+	pcg  *rand.PCG // rng's source, kept to save and restore its state
 	rng  *rand.Rand
 	disc []float64
 }
@@ -92,8 +93,30 @@ func (s *Sampler) init() error {
 		return fmt.Errorf("datasets: sampler discount %v, want in [0, 1]", s.discount)
 	}
 	if s.rng == nil {
-		s.rng = rand.New(rand.NewPCG(s.seed, 0x6d7670)) // second word: a fixed stream id
+		s.pcg = rand.NewPCG(s.seed, 0x6d7670) // second word: a fixed stream id
+		s.rng = rand.New(s.pcg)
 		s.disc = powers(s.discount, s.horizon)
+	}
+	return nil
+}
+
+// MarshalBinary returns the state of the sampler's random stream, so that a run stopped between
+// two batches can continue the same sequence (see UnmarshalBinary).
+func (s *Sampler) MarshalBinary() ([]byte, error) {
+	if err := s.init(); err != nil {
+		return nil, err
+	}
+	return s.pcg.MarshalBinary()
+}
+
+// UnmarshalBinary restores a state from MarshalBinary. Call it after the builder methods, which
+// restart the sequence.
+func (s *Sampler) UnmarshalBinary(b []byte) error {
+	if err := s.init(); err != nil {
+		return err
+	}
+	if err := s.pcg.UnmarshalBinary(b); err != nil {
+		return fmt.Errorf("datasets: sampler state: %w", err)
 	}
 	return nil
 }

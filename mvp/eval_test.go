@@ -1,6 +1,8 @@
 package mvp
 
 import (
+	"context"
+	"errors"
 	"math"
 	"os/exec"
 	"path/filepath"
@@ -56,11 +58,11 @@ func TestEvaluateRemoteFakeServer(t *testing.T) {
 		remote = append(remote, e)
 	}
 	opt := EvalOptions{Episodes: 5, Seed: 11}
-	got, err := Evaluate(a, remote, opt)
+	got, err := Evaluate(context.Background(), a, plugins.NewVecEnv(remote...), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := Evaluate(a, []plugins.Env{&fakeLine{}, &fakeLine{}}, opt)
+	want, err := Evaluate(context.Background(), a, plugins.NewVecEnv(&fakeLine{}, &fakeLine{}), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +78,41 @@ func TestEvaluateRemoteFakeServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer crash.Close()
-	if _, err := Evaluate(a, []plugins.Env{crash}, opt); err == nil || !strings.Contains(err.Error(), "environment 0") {
+	if _, err := Evaluate(context.Background(), a, plugins.NewVecEnv(crash), opt); err == nil || !strings.Contains(err.Error(), "environment 0") {
 		t.Fatalf("evaluation with a crashing environment returned %v, want an error naming environment 0", err)
+	}
+}
+
+// TestEvaluateInterrupted cancels an evaluation during its first episodes: those finish, no
+// other starts, and the partial result is marked and returned with the context's error.
+func TestEvaluateInterrupted(t *testing.T) {
+	a, err := NewAgent(agentTestBackend(t), func() AgentConfig {
+		c := tinyAgentConfig(KindMVP)
+		c.ObsDim, c.ActDim = 2, 2
+		return c
+	}())
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs := plugins.NewVecEnv(&fakeLine{}, &fakeLine{}, &fakeLine{})
+	full, err := Evaluate(context.Background(), a, envs, EvalOptions{Episodes: 9, Seed: 5})
+	if err != nil || full.Episodes != 9 || full.Interrupted {
+		t.Fatalf("uninterrupted: %+v, %v", full, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := map[int]bool{}
+	opt := EvalOptions{Episodes: 9, Seed: 5, OnStep: func(env, episode, step int, e plugins.Env) {
+		started[episode] = true
+		if step == 1 {
+			cancel()
+		}
+	}}
+	got, err := Evaluate(ctx, a, envs, opt)
+	if !errors.Is(err, context.Canceled) || !got.Interrupted || got.Episodes != 3 || len(started) != 3 {
+		t.Fatalf("interrupted after the first step: %+v, %v, episodes started %v; want the 3 running episodes finished and context.Canceled", got, err, started)
+	}
+	got, err = Evaluate(ctx, a, envs, EvalOptions{Episodes: 9})
+	if !errors.Is(err, context.Canceled) || got.Episodes != 0 || !got.Interrupted {
+		t.Fatalf("cancelled before the start: %+v, %v", got, err)
 	}
 }

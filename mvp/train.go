@@ -76,6 +76,23 @@ type trainState struct {
 	Episodes int64 `json:"episodes"`  // online episodes finished
 	// Online holds the transitions collected online, so a resumed run rebuilds the same buffer.
 	Online *datasets.Dataset `json:"online,omitempty"`
+	// Streams are the random streams in use, so that a run stopped between checkpoint boundaries
+	// (by a signal) continues the same sequences; nil in checkpoints written before they were kept.
+	Streams *streamState `json:"streams,omitempty"`
+	// LogSum and LogN are the training metrics accumulated since the last log line.
+	LogSum map[string]float64 `json:"log_sum,omitempty"`
+	LogN   int                `json:"log_n,omitempty"`
+	// FinalEval is the final evaluation once it was done; a finished run is not evaluated again.
+	FinalEval *EvalResult `json:"final_eval,omitempty"`
+	// EvalPending: the periodic evaluation at Step was interrupted; a resumed run does it first.
+	EvalPending bool `json:"eval_pending,omitempty"`
+}
+
+// streamState is the state of the batch sampler and of the collection policy's noise in a phase.
+type streamState struct {
+	Phase   string `json:"phase"` // "offline" or "online": a phase's streams are not the next one's
+	Sampler []byte `json:"sampler"`
+	Act     []byte `json:"act,omitempty"`
 }
 
 // EnvMaker creates the i-th environment instance (0 … for evaluation, collection uses its own).
@@ -96,9 +113,17 @@ type Trainer struct {
 	log     *runlog.Logger
 	bar     *runlog.Progress
 	lastCkp string
-	lastM   map[string]float64
-	// lastEval is the latest evaluation, shown on the progress bar.
-	lastEval *EvalResult
+	// ckpAt is (updates, environment steps) of the state in lastCkp.
+	ckpAt [2]int64
+	// smp, actRNG and phase are the streams in use, saved with every checkpoint.
+	smp    *datasets.Sampler
+	actRNG *ActRNG
+	phase  string
+	ac     acc
+	lastM  map[string]float64
+	// lastEval is the latest evaluation (shown on the progress bar), done at step lastEvalAt.
+	lastEval   *EvalResult
+	lastEvalAt int64
 }
 
 // mixSeed derives independent seeds for the parts of a run (splitmix64 of the inputs).
@@ -163,6 +188,8 @@ func NewTrainer(backend compute.Backend, cfg TrainConfig, data *datasets.Dataset
 		}
 		t.resumed = t.state.Step
 		t.lastCkp = ck.Path
+		t.ckpAt = [2]int64{t.state.Step, t.state.EnvSteps}
+		t.ac = acc{sum: t.state.LogSum, n: t.state.LogN}
 		t.Config.Agent = ck.Agent
 		t.Config.Agent.Generator = cfg.Agent.Generator
 	} else {
@@ -180,10 +207,15 @@ func NewTrainer(backend compute.Backend, cfg TrainConfig, data *datasets.Dataset
 func (t *Trainer) checkpointDir() string { return filepath.Join(t.Config.Out, "checkpoints") }
 
 // Run trains until OfflineSteps + OnlineSteps, evaluating, logging and checkpointing on the way.
-// Cancelling ctx stops after the current step with ctx's error; the last checkpoint stays valid.
-// A NaN or Inf stops training with an error wrapping ErrDiverged and writes no checkpoint of the
-// bad state.
+// Cancelling ctx stops training where it can resume exactly (after the current update offline, at
+// the end of the current episode online; an evaluation stops after its running episodes and is
+// not logged), writes a checkpoint and returns an *InterruptedError naming it. A NaN or Inf stops
+// training with an error wrapping ErrDiverged and writes no checkpoint of the bad state.
+// The logs are first cut back to the resumed step, so a resumed run logs no step twice.
 func (t *Trainer) Run(ctx context.Context) (*TrainSummary, error) {
+	if err := runlog.Truncate(t.Config.Out, t.state.Step); err != nil {
+		return nil, err
+	}
 	var err error
 	t.log, err = runlog.Open(t.Config.Out)
 	if err != nil {
@@ -195,17 +227,41 @@ func (t *Trainer) Run(ctx context.Context) (*TrainSummary, error) {
 
 	start := time.Now()
 	startStep := t.state.Step
+	if t.state.EvalPending {
+		if _, err := t.evaluate(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil, t.interrupt(ctx, "evaluation")
+			}
+			return nil, err
+		}
+		t.state.EvalPending = false
+	}
 	if err := t.offline(ctx); err != nil {
 		return nil, err
 	}
 	if err := t.online(ctx); err != nil {
 		return nil, err
 	}
-	final, err := t.evaluate()
-	if err != nil {
-		return nil, err
-	}
-	if t.state.Step != t.resumed || t.lastCkp == "" {
+	var final EvalResult
+	switch {
+	case t.state.FinalEval != nil:
+		final = *t.state.FinalEval
+	case t.lastEval != nil && t.lastEvalAt == t.state.Step:
+		// A periodic evaluation at the last step (a pure function of the parameters and the step)
+		// is the final one; it is not run and logged twice.
+		final = *t.lastEval
+		t.state.FinalEval = &final
+		if err := t.checkpoint(); err != nil {
+			return nil, err
+		}
+	default:
+		if final, err = t.evaluate(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil, t.interrupt(ctx, "final evaluation")
+			}
+			return nil, err
+		}
+		t.state.FinalEval = &final
 		if err := t.checkpoint(); err != nil {
 			return nil, err
 		}
@@ -256,11 +312,45 @@ func (a *acc) mean() map[string]float64 {
 	return out
 }
 
+// interrupt writes a checkpoint of the current state unless the last one holds it, and returns
+// the *InterruptedError of Run.
+func (t *Trainer) interrupt(ctx context.Context, during string) error {
+	if t.bar != nil {
+		done := t.state.Step
+		if t.phase == "online" {
+			done = t.state.EnvSteps
+		}
+		t.bar.Finish(done)
+	}
+	if t.ckpAt != [2]int64{t.state.Step, t.state.EnvSteps} || t.lastCkp == "" && t.state.Step+t.state.EnvSteps > 0 {
+		if err := t.checkpoint(); err != nil {
+			return fmt.Errorf("mvp: train: interrupted at step %d, and writing its checkpoint failed: %w", t.state.Step, err)
+		}
+	}
+	return &InterruptedError{Step: t.state.Step, EnvSteps: t.state.EnvSteps, Checkpoint: t.lastCkp, During: during, Err: ctx.Err(), Cause: context.Cause(ctx)}
+}
+
+// restoreStreams continues phase's streams from the checkpoint when it stopped inside that phase;
+// otherwise s and rng keep their fresh seeds.
+func (t *Trainer) restoreStreams(phase string, s *datasets.Sampler, rng *ActRNG) error {
+	t.smp, t.actRNG, t.phase = s, rng, phase
+	st := t.state.Streams
+	if st == nil || st.Phase != phase {
+		return nil
+	}
+	if err := s.UnmarshalBinary(st.Sampler); err != nil {
+		return fmt.Errorf("mvp: train: resuming the %s sampler: %w", phase, err)
+	}
+	if rng != nil && st.Act != nil {
+		if err := rng.UnmarshalBinary(st.Act); err != nil {
+			return fmt.Errorf("mvp: train: resuming the %s collection noise: %w", phase, err)
+		}
+	}
+	return nil
+}
+
 // update runs one update and the bookkeeping after it (logging, evaluation, checkpoints).
 func (t *Trainer) update(ctx context.Context, s *datasets.Sampler, b *datasets.Batch, ac *acc, total int64) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if err := s.SampleInto(b); err != nil {
 		return fmt.Errorf("mvp: train: %w", err)
 	}
@@ -296,8 +386,13 @@ func (t *Trainer) update(ctx context.Context, s *datasets.Sampler, b *datasets.B
 		}
 	}
 	if t.Config.EvalEvery > 0 && step%int64(t.Config.EvalEvery) == 0 && step < total {
-		if _, err := t.evaluate(); err != nil {
-			return err
+		// An evaluation cut short by ctx is not logged but redone first when the run resumes (online,
+		// where the run goes on to the episode's end, ctx does not cut it short).
+		if _, err := t.evaluate(ctx); err != nil {
+			if ctx.Err() == nil {
+				return err
+			}
+			t.state.EvalPending = true
 		}
 	}
 	return nil
@@ -315,22 +410,30 @@ func (t *Trainer) offline(ctx context.Context) error {
 	if t.state.Step >= total {
 		return nil
 	}
+	t.state.FinalEval = nil // a longer budget: the run goes on and is evaluated again at its new end
 	c := t.Config.Agent
 	b := datasets.NewBatch(c.BatchSize, c.ObsDim, c.ActDim, c.Horizon)
 	s := t.sampler(t.Data)
-	var ac acc
+	if err := t.restoreStreams("offline", s, nil); err != nil {
+		return err
+	}
 	if t.bar != nil {
 		t.bar.Start("offline "+c.Kind, t.state.Step, total)
 	}
 	for t.state.Step < total {
-		if err := t.update(ctx, s, b, &ac, total+int64(t.Config.OnlineSteps)*int64(t.Config.UTD)); err != nil {
+		if ctx.Err() != nil {
+			return t.interrupt(ctx, "offline training")
+		}
+		if err := t.update(ctx, s, b, &t.ac, total+int64(t.Config.OnlineSteps)*int64(t.Config.UTD)); err != nil {
 			return err
 		}
 		if t.boundary(t.state.Step) && t.state.Step < total {
+			// The next segment's stream is seeded before the checkpoint, which then holds it.
+			s = t.sampler(t.Data)
+			t.smp = s
 			if err := t.checkpoint(); err != nil {
 				return err
 			}
-			s = t.sampler(t.Data)
 		}
 	}
 	if t.bar != nil {
@@ -349,6 +452,10 @@ func (t *Trainer) online(ctx context.Context) error {
 	}
 	if t.MakeEnv == nil {
 		return fmt.Errorf("mvp: train: online steps need an environment")
+	}
+	t.state.FinalEval = nil
+	if ctx.Err() != nil {
+		return t.interrupt(ctx, "online training")
 	}
 	env, err := t.MakeEnv(-1)
 	if err != nil {
@@ -371,7 +478,9 @@ func (t *Trainer) online(ctx context.Context) error {
 	b := datasets.NewBatch(c.BatchSize, c.ObsDim, c.ActDim, c.Horizon)
 	s := t.sampler(buf)
 	rng := NewActRNG(mixSeed(cfg.Seed, streamCollect, t.state.Step))
-	var ac acc
+	if err := t.restoreStreams("online", s, rng); err != nil {
+		return err
+	}
 	total := int64(cfg.OfflineSteps) + int64(cfg.OnlineSteps)*int64(cfg.UTD)
 	if t.bar != nil {
 		t.bar.Start("online "+c.Kind, t.state.EnvSteps, int64(cfg.OnlineSteps))
@@ -416,7 +525,7 @@ func (t *Trainer) online(ctx context.Context) error {
 		obs = st.Observation
 		if t.state.EnvSteps > int64(cfg.StartSteps) {
 			for range cfg.UTD {
-				if err := t.update(ctx, s, b, &ac, total); err != nil {
+				if err := t.update(context.WithoutCancel(ctx), s, b, &t.ac, total); err != nil {
 					return err
 				}
 			}
@@ -428,11 +537,15 @@ func (t *Trainer) online(ctx context.Context) error {
 			t.state.Episodes++
 			if bnd := t.state.Step / int64(max(cfg.CheckpointEvery, 1)); cfg.CheckpointEvery > 0 && bnd > lastBoundary {
 				lastBoundary = bnd
+				s = t.sampler(buf)
+				rng = NewActRNG(mixSeed(cfg.Seed, streamCollect, t.state.Step))
+				t.smp, t.actRNG = s, rng
 				if err := t.checkpoint(); err != nil {
 					return err
 				}
-				s = t.sampler(buf)
-				rng = NewActRNG(mixSeed(cfg.Seed, streamCollect, t.state.Step))
+			}
+			if ctx.Err() != nil {
+				return t.interrupt(ctx, "online training")
 			}
 			obs, err = env.Reset(mixSeed(cfg.Seed, streamReset, t.state.Episodes))
 			if err != nil {
@@ -456,39 +569,54 @@ func appendTransition(d *datasets.Dataset, tr datasets.Transition) {
 	d.Terminals = append(d.Terminals, tr.Terminal)
 }
 
-// evaluate runs the periodic evaluation (a pure function of the parameters and the step) and logs it.
-func (t *Trainer) evaluate() (EvalResult, error) {
+// evaluate runs the periodic evaluation (a pure function of the parameters and the step) and
+// logs it; one cut short by ctx is returned with ctx's error and not logged.
+func (t *Trainer) evaluate(ctx context.Context) (EvalResult, error) {
 	cfg := t.Config
 	if t.MakeEnv == nil || cfg.EvalEpisodes <= 0 {
 		return EvalResult{}, nil
 	}
 	n := max(1, min(cfg.EvalEnvs, cfg.EvalEpisodes))
-	envs := make([]plugins.Env, 0, n)
-	defer func() {
-		for _, e := range envs {
-			e.Close()
-		}
-	}()
-	for i := range n {
-		e, err := t.MakeEnv(i)
-		if err != nil {
-			return EvalResult{}, fmt.Errorf("mvp: train: evaluation environment %d: %w", i, err)
-		}
-		envs = append(envs, e)
+	envs, err := plugins.StartVecEnv(n, func(i int) (plugins.Env, error) { return t.MakeEnv(i) })
+	if err != nil {
+		return EvalResult{}, fmt.Errorf("mvp: train: evaluation environments: %w", err)
 	}
-	r, err := Evaluate(t.Agent, envs, EvalOptions{Episodes: cfg.EvalEpisodes, Seed: mixSeed(cfg.Seed, streamEval)})
+	defer envs.Close()
+	r, err := Evaluate(ctx, t.Agent, envs, EvalOptions{Episodes: cfg.EvalEpisodes, Seed: mixSeed(cfg.Seed, streamEval)})
 	if err != nil {
 		return r, err
 	}
-	t.lastEval = &r
+	t.lastEval, t.lastEvalAt = &r, t.state.Step
 	return r, t.log.Log(runlog.Record{Step: t.state.Step, Phase: "eval", Metrics: r.Metrics()})
 }
 
 func (t *Trainer) checkpoint() error {
+	t.state.Streams = nil
+	if t.smp != nil {
+		st := &streamState{Phase: t.phase}
+		var err error
+		if st.Sampler, err = t.smp.MarshalBinary(); err != nil {
+			return fmt.Errorf("mvp: train: checkpoint: %w", err)
+		}
+		if t.actRNG != nil {
+			if st.Act, err = t.actRNG.MarshalBinary(); err != nil {
+				return fmt.Errorf("mvp: train: checkpoint: %w", err)
+			}
+		}
+		t.state.Streams = st
+	}
+	t.state.LogSum, t.state.LogN = t.ac.sum, t.ac.n
+	for _, v := range t.ac.sum {
+		if math.IsNaN(v) || math.IsInf(v, 0) { // not JSON; the next log line averages fewer updates
+			t.state.LogSum, t.state.LogN = nil, 0
+			break
+		}
+	}
 	p, err := SaveCheckpoint(t.checkpointDir(), t.state.Step, t.Agent, t.state, t.Config.Keep)
 	if err != nil {
 		return err
 	}
 	t.lastCkp = p
+	t.ckpAt = [2]int64{t.state.Step, t.state.EnvSteps}
 	return nil
 }

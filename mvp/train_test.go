@@ -1,14 +1,19 @@
 package mvp
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomvp/gomvp/datasets"
+	"github.com/gomvp/gomvp/mvp/runlog"
 	"github.com/gomvp/gomvp/plugins"
 	_ "github.com/gomvp/gomvp/plugins/toy"
 )
@@ -46,129 +51,175 @@ func storeValues(t testing.TB, a *Agent) map[string][]byte {
 	return out
 }
 
-// TestKillAndResume stops a run mid-way (as a kill would: after a checkpoint, with steps done past
-// it that are lost), resumes it in the same directory and checks that parameters, optimizer state,
-// training metrics and the final evaluation equal those of an unbroken run.
-func TestKillAndResume(t *testing.T) {
-	backend := agentTestBackend(t)
+// lastCheckpointBytes returns the newest checkpoint file of the run directory out.
+func lastCheckpointBytes(t testing.TB, out string) (string, []byte) {
+	t.Helper()
+	cks, err := ListCheckpoints(filepath.Join(out, "checkpoints"))
+	if err != nil || len(cks) == 0 {
+		t.Fatalf("checkpoints of %s: %v, %v", out, cks, err)
+	}
+	b, err := os.ReadFile(cks[len(cks)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Base(cks[len(cks)-1]), b
+}
+
+// logRows returns metrics.jsonl of out as comparable rows (step, phase, metrics; not the time),
+// failing on a step logged twice in a phase.
+func logRows(t testing.TB, out string) []string {
+	t.Helper()
+	recs, err := runlog.ReadJSONL(filepath.Join(out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var rows []string
+	for _, r := range recs {
+		key := fmt.Sprintf("%s@%d", r.Phase, r.Step)
+		if seen[key] {
+			t.Errorf("%s: %s logged twice", out, key)
+		}
+		seen[key] = true
+		rows = append(rows, fmt.Sprintf("%s %v", key, r.Metrics))
+	}
+	return rows
+}
+
+// sameRun checks that the run in got ended exactly as the unbroken run in want: the same newest
+// checkpoint, byte for byte, and the same logged records, each step once.
+func sameRun(t *testing.T, want, got string) {
+	t.Helper()
+	wn, wb := lastCheckpointBytes(t, want)
+	gn, gb := lastCheckpointBytes(t, got)
+	if wn != gn || !bytes.Equal(wb, gb) {
+		t.Errorf("final checkpoint %s (%d bytes) after resuming, %s (%d bytes) unbroken: not identical", gn, len(gb), wn, len(wb))
+	}
+	wr, gr := logRows(t, want), logRows(t, got)
+	if strings.Join(wr, "\n") != strings.Join(gr, "\n") {
+		t.Errorf("logs differ:\nresumed:\n%s\nunbroken:\n%s", strings.Join(gr, "\n"), strings.Join(wr, "\n"))
+	}
+}
+
+// trainUntil runs cfg in out, cancelling the context after update stopAt (never if < 0).
+func trainUntil(t *testing.T, cfg TrainConfig, d *datasets.Dataset, stopAt int64) (*TrainSummary, error) {
+	t.Helper()
+	tr, err := NewTrainer(agentTestBackend(t), cfg, d, toyEnvs("toy:pointmass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tr.AfterUpdate = func(step int64, _ map[string]float64) {
+		if step == stopAt {
+			cancel()
+		}
+	}
+	return tr.Run(ctx)
+}
+
+// TestInterruptAndResume cancels offline runs (as the first Ctrl-C does) at a checkpoint boundary
+// that is also an evaluation step, between boundaries and at a random update: Run must stop after
+// that update with an *InterruptedError naming a checkpoint of it, and the resumed run must end
+// byte for byte like an unbroken one, its logs holding every step once. It then simulates kill -9
+// after the interruption (the newest checkpoint gone, the logs ahead of the one left): the resumed
+// run must still end identically, its logs cut back first.
+func TestInterruptAndResume(t *testing.T) {
 	d := toyData(t, "toy:pointmass", "10")
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	random := 1 + rng.Int64N(39)
+	t.Logf("random interruption at update %d (seed %d)", random, seed)
 	for _, kind := range []string{KindMVP, KindBC} {
 		t.Run(kind, func(t *testing.T) {
 			dir := t.TempDir()
-			run := func(out string, stopAt int64) (*TrainSummary, *Trainer, error) {
-				tr, err := NewTrainer(backend, smallTrainConfig(kind, d, out), d, toyEnvs("toy:pointmass"))
+			full := filepath.Join(dir, "full")
+			if _, err := trainUntil(t, smallTrainConfig(kind, d, full), d, -1); err != nil {
+				t.Fatal(err)
+			}
+			for _, stopAt := range []int64{20, 25, random} {
+				out := filepath.Join(dir, fmt.Sprintf("stop%d", stopAt))
+				_, err := trainUntil(t, smallTrainConfig(kind, d, out), d, stopAt)
+				var ie *InterruptedError
+				if !errors.As(err, &ie) || !errors.Is(err, context.Canceled) {
+					t.Fatalf("interrupted run returned %v, want an *InterruptedError wrapping context.Canceled", err)
+				}
+				want := fmt.Sprintf("ckpt-%012d.gmvp", stopAt)
+				if ie.Step != stopAt || filepath.Base(ie.Checkpoint) != want {
+					t.Fatalf("interrupted at step %d with checkpoint %q, want step %d and %s", ie.Step, ie.Checkpoint, stopAt, want)
+				}
+				if _, err := ReadCheckpoint(ie.Checkpoint); err != nil {
+					t.Fatalf("the interruption's checkpoint does not load: %v", err)
+				}
+				sum, err := trainUntil(t, smallTrainConfig(kind, d, out), d, -1)
 				if err != nil {
 					t.Fatal(err)
 				}
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				var m25 map[string]float64
-				tr.AfterUpdate = func(step int64, m map[string]float64) {
-					if step == 35 {
-						m25 = m
-					}
-					if step == stopAt {
-						cancel()
-					}
+				if sum.ResumedFrom != stopAt || sum.Steps != 40 {
+					t.Fatalf("resumed from %d to %d, want %d → 40", sum.ResumedFrom, sum.Steps, stopAt)
 				}
-				sum, err := tr.Run(ctx)
-				if sum != nil {
-					sum.LastMetrics = m25
-				}
-				return sum, tr, err
+				sameRun(t, full, out)
 			}
-			full, fullTr, err := run(filepath.Join(dir, "full"), -1)
+
+			killed := filepath.Join(dir, "killed")
+			if _, err := trainUntil(t, smallTrainConfig(kind, d, killed), d, 27); err == nil {
+				t.Fatal("interrupted run returned no error")
+			}
+			if err := os.Remove(filepath.Join(killed, "checkpoints", "ckpt-000000000027.gmvp")); err != nil {
+				t.Fatal(err)
+			}
+			// A write torn by the kill, too.
+			f, err := os.OpenFile(filepath.Join(killed, "metrics.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			broken := filepath.Join(dir, "broken")
-			if _, _, err := run(broken, 25); !errors.Is(err, context.Canceled) {
-				t.Fatalf("interrupted run returned %v, want context.Canceled", err)
-			}
-			cks, _ := ListCheckpoints(filepath.Join(broken, "checkpoints"))
-			if len(cks) != 2 || filepath.Base(cks[1]) != "ckpt-000000000020.gmvp" {
-				t.Fatalf("checkpoints after the interruption: %v, want the last two up to step 20", cks)
-			}
-			resumed, resTr, err := run(broken, -1)
+			f.WriteString(`{"phase":"train","st`)
+			f.Close()
+			sum, err := trainUntil(t, smallTrainConfig(kind, d, killed), d, -1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if resumed.ResumedFrom != 20 || resumed.Steps != 40 {
-				t.Fatalf("resumed from %d to %d, want 20 → 40", resumed.ResumedFrom, resumed.Steps)
+			if sum.ResumedFrom != 20 {
+				t.Fatalf("resumed from %d after the kill, want 20", sum.ResumedFrom)
 			}
-			if resumed.Final != full.Final {
-				t.Errorf("final evaluation %+v after resuming, %+v unbroken", resumed.Final, full.Final)
-			}
-			for k, v := range full.LastMetrics {
-				if resumed.LastMetrics[k] != v {
-					t.Errorf("metric %s at step 35: %v after resuming, %v unbroken", k, resumed.LastMetrics[k], v)
-				}
-			}
-			a, b := storeValues(t, fullTr.Agent), storeValues(t, resTr.Agent)
-			if len(a) != len(b) {
-				t.Fatalf("%d variables after resuming, %d unbroken", len(b), len(a))
-			}
-			for k, v := range a {
-				if string(b[k]) != string(v) {
-					t.Errorf("variable %s differs between the resumed and the unbroken run", k)
-				}
-			}
+			sameRun(t, full, killed)
 		})
 	}
 }
 
-// TestKillAndResumeOnline interrupts a run during its online phase and checks that the resumed
-// run (from the last checkpoint, with its replay buffer and random streams) ends exactly like an
-// unbroken one.
-func TestKillAndResumeOnline(t *testing.T) {
-	backend := agentTestBackend(t)
+// TestInterruptAndResumeOnline cancels a run during its online phase: it must go on to the end of
+// the running episode (an environment's state cannot be saved), checkpoint there, and the resumed
+// run (replay buffer and random streams restored mid-segment) must end like an unbroken one.
+func TestInterruptAndResumeOnline(t *testing.T) {
 	d := toyData(t, "toy:pointmass", "10")
 	dir := t.TempDir()
-	run := func(out string, stopAt int64) (*TrainSummary, *Trainer, error) {
+	config := func(out string) TrainConfig {
 		cfg := smallTrainConfig(KindMVP, d, out)
 		cfg.OfflineSteps, cfg.OnlineSteps, cfg.StartSteps = 20, 260, 10
-		cfg.EvalEvery = 0
-		tr, err := NewTrainer(backend, cfg, d, toyEnvs("toy:pointmass"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		tr.AfterUpdate = func(step int64, _ map[string]float64) {
-			if step == stopAt {
-				cancel()
-			}
-		}
-		sum, err := tr.Run(ctx)
-		return sum, tr, err
+		cfg.EvalEvery, cfg.CheckpointEvery = 90, 100 // evaluations at 90, 180 and 270, the last update
+		return cfg
 	}
-	full, fullTr, err := run(filepath.Join(dir, "full"), -1)
+	full := filepath.Join(dir, "full")
+	if _, err := trainUntil(t, config(full), d, -1); err != nil {
+		t.Fatal(err)
+	}
+	// Pointmass episodes last 100 steps; updates start after 10 of them, so the first episode ends
+	// at update 20+90 = 110 and the second at 210. The interruption at 180 (an evaluation step)
+	// stops at 210, between the checkpoint boundaries 200 and 300.
+	out := filepath.Join(dir, "broken")
+	_, err := trainUntil(t, config(out), d, 180)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || ie.Step != 210 || ie.EnvSteps != 200 {
+		t.Fatalf("interrupted run returned %v, want an interruption at the end of episode 2 (update 210, 200 environment steps)", err)
+	}
+	sum, err := trainUntil(t, config(out), d, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	broken := filepath.Join(dir, "broken")
-	// Pointmass episodes last 100 steps: the first online checkpoint is at the end of episode 1
-	// (update 110), the interruption comes 40 updates into the next episode.
-	if _, _, err := run(broken, 150); !errors.Is(err, context.Canceled) {
-		t.Fatalf("interrupted run returned %v, want context.Canceled", err)
+	if sum.ResumedFrom != 210 {
+		t.Fatalf("resumed from %d, want 210", sum.ResumedFrom)
 	}
-	resumed, resTr, err := run(broken, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("resumed from update %d; %d updates, %d env steps", resumed.ResumedFrom, resumed.Steps, resumed.EnvSteps)
-	if resumed.ResumedFrom <= 20 || resumed.EnvSteps != full.EnvSteps || resumed.Steps != full.Steps {
-		t.Fatalf("resumed from %d to %d updates / %d env steps; unbroken %d / %d", resumed.ResumedFrom, resumed.Steps, resumed.EnvSteps, full.Steps, full.EnvSteps)
-	}
-	if resumed.Final != full.Final {
-		t.Errorf("final evaluation %+v after resuming, %+v unbroken", resumed.Final, full.Final)
-	}
-	a, b := storeValues(t, fullTr.Agent), storeValues(t, resTr.Agent)
-	for k, v := range a {
-		if string(b[k]) != string(v) {
-			t.Errorf("variable %s differs between the resumed and the unbroken run", k)
-		}
-	}
+	sameRun(t, full, out)
 }
 
 // TestCheckpointCorruption checks that a truncated newest checkpoint is reported and skipped, and
@@ -253,5 +304,45 @@ func TestDivergenceGuard(t *testing.T) {
 		if !strings.Contains(runErr.Error(), "last good checkpoint") && !strings.Contains(runErr.Error(), "not written") {
 			t.Errorf("error does not point at the kept state: %v", runErr)
 		}
+	}
+}
+
+// TestInterruptedErrorIs: the context's error and the cause given to its cancel are both found.
+func TestInterruptedErrorIs(t *testing.T) {
+	signal := errors.New("interrupted by SIGTERM")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(signal)
+	err := error(&InterruptedError{Step: 7, Checkpoint: "c", During: "offline training", Err: ctx.Err(), Cause: context.Cause(ctx)})
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, signal) {
+		t.Errorf("%v: errors.Is context.Canceled %v, cause %v", err, errors.Is(err, context.Canceled), errors.Is(err, signal))
+	}
+	if !strings.Contains(err.Error(), "step 7") || !strings.Contains(err.Error(), "checkpoint c") {
+		t.Errorf("message %q", err)
+	}
+}
+
+// TestRerunFinishedRun: running a finished run again evaluates nothing and logs nothing twice;
+// a longer budget trains on and evaluates again at its new end.
+func TestRerunFinishedRun(t *testing.T) {
+	d := toyData(t, "toy:pointmass", "10")
+	out := filepath.Join(t.TempDir(), "run")
+	cfg := smallTrainConfig(KindBC, d, out)
+	cfg.EvalEvery = 0
+	first, err := trainUntil(t, cfg, d, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := trainUntil(t, cfg, d, -1)
+	if err != nil || again.Final != first.Final || again.Steps != 40 {
+		t.Fatalf("rerun: %+v, %v; first %+v", again, err, first)
+	}
+	cfg.OfflineSteps = 60
+	longer, err := trainUntil(t, cfg, d, -1)
+	if err != nil || longer.Steps != 60 || longer.ResumedFrom != 40 {
+		t.Fatalf("longer budget: %+v, %v", longer, err)
+	}
+	rows := strings.Join(logRows(t, out), "\n")
+	if strings.Count(rows, "eval@40") != 1 || strings.Count(rows, "eval@60") != 1 {
+		t.Errorf("want one final evaluation at 40 and one at 60 in the logs:\n%s", rows)
 	}
 }

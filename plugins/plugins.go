@@ -6,7 +6,9 @@ package plugins
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -58,12 +60,31 @@ type EnvFactory func(name string, opts EnvOptions) (Env, error)
 // DatasetLoader loads a dataset; name is the part after "prefix:".
 type DatasetLoader func(name string, opts DatasetOptions) (*datasets.Dataset, error)
 
+// DemoOptions are passed to demonstration writers.
+type DemoOptions struct {
+	// Out is the dataset file to write; the writer puts its validation split next to it.
+	Out string
+	// GIF, if set, is where the first demonstration is rendered as an animated GIF.
+	GIF string
+	// Extra holds plugin-specific settings (e.g. "episodes", "noise").
+	Extra map[string]string
+}
+
+// DemoWriter records scripted demonstrations of the task name (the part after "prefix:") into the
+// files of opts, in a format the same plugin's DatasetLoader reads, and returns a JSON-marshalable
+// summary of what it wrote.
+type DemoWriter func(name string, opts DemoOptions) (summary map[string]any, err error)
+
 // Info describes a registered plugin for listings.
 type Info struct {
 	Prefix      string
 	Description string
 	// Names lists example or known names under this prefix.
 	Names []string
+	// Options are the keys of EnvOptions.Extra (in RegisterEnv's Info) or DatasetOptions.Extra
+	// (in RegisterDataset's) that the plugin reads; any other key is refused by MakeEnv,
+	// LoadDataset and CheckOptions, so that a misspelt option is an error rather than ignored.
+	Options []string
 }
 
 var (
@@ -71,6 +92,11 @@ var (
 	envs    = map[string]EnvFactory{}
 	loaders = map[string]DatasetLoader{}
 	infos   = map[string]Info{}
+	writers = map[string]DemoWriter{}
+	// envOpts, datasetOpts and demoOpts are the option keys each prefix accepts.
+	envOpts     = map[string][]string{}
+	datasetOpts = map[string][]string{}
+	demoOpts    = map[string][]string{}
 )
 
 // RegisterEnv registers an environment factory under prefix. It panics on a duplicate prefix,
@@ -82,6 +108,7 @@ func RegisterEnv(prefix string, f EnvFactory, info Info) {
 		panic("plugins: RegisterEnv called twice for prefix " + prefix)
 	}
 	envs[prefix] = f
+	envOpts[prefix] = append([]string(nil), info.Options...)
 	mergeInfo(prefix, info)
 }
 
@@ -93,7 +120,39 @@ func RegisterDataset(prefix string, l DatasetLoader, info Info) {
 		panic("plugins: RegisterDataset called twice for prefix " + prefix)
 	}
 	loaders[prefix] = l
+	datasetOpts[prefix] = append([]string(nil), info.Options...)
 	mergeInfo(prefix, info)
+}
+
+// RegisterDemoWriter registers a demonstration writer under prefix. It panics on a duplicate prefix.
+func RegisterDemoWriter(prefix string, w DemoWriter, info Info) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := writers[prefix]; dup {
+		panic("plugins: RegisterDemoWriter called twice for prefix " + prefix)
+	}
+	writers[prefix] = w
+	demoOpts[prefix] = append([]string(nil), info.Options...)
+	mergeInfo(prefix, info)
+}
+
+// WriteDemos records the demonstrations of the task named by spec ("prefix:name") as opts says.
+func WriteDemos(spec string, opts DemoOptions) (map[string]any, error) {
+	prefix, name, err := Split(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckOptions(Demonstrations, spec, opts.Extra); err != nil {
+		return nil, err
+	}
+	mu.RLock()
+	w := writers[prefix]
+	mu.RUnlock()
+	summary, err := w(name, opts)
+	if err != nil {
+		return nil, fmt.Errorf("plugins: writing demonstrations of %q: %w", spec, err)
+	}
+	return summary, nil
 }
 
 func mergeInfo(prefix string, info Info) {
@@ -103,6 +162,7 @@ func mergeInfo(prefix string, info Info) {
 		info.Description = old.Description
 	}
 	info.Names = append(old.Names, info.Names...)
+	info.Options = nil // per kind of plugin: see EnvOptionKeys and DatasetOptionKeys
 	infos[prefix] = info
 }
 
@@ -127,6 +187,9 @@ func MakeEnv(spec string, opts EnvOptions) (Env, error) {
 	if !ok {
 		return nil, fmt.Errorf("plugins: no environment plugin %q for %q (registered: %v); is its package imported?", prefix, spec, envPrefixes())
 	}
+	if err := CheckOptions(Environment, spec, opts.Extra); err != nil {
+		return nil, err
+	}
 	env, err := f(name, opts)
 	if err != nil {
 		return nil, fmt.Errorf("plugins: making environment %q: %w", spec, err)
@@ -146,11 +209,87 @@ func LoadDataset(spec string, opts DatasetOptions) (*datasets.Dataset, error) {
 	if !ok {
 		return nil, fmt.Errorf("plugins: no dataset plugin %q for %q (registered: %v); is its package imported?", prefix, spec, datasetPrefixes())
 	}
+	if err := CheckOptions(Dataset, spec, opts.Extra); err != nil {
+		return nil, err
+	}
 	d, err := l(name, opts)
 	if err != nil {
 		return nil, fmt.Errorf("plugins: loading dataset %q: %w", spec, err)
 	}
 	return d, nil
+}
+
+// Kind is the kind of plugin an option or a name is for.
+type Kind string
+
+const (
+	Environment    Kind = "environment"
+	Dataset        Kind = "dataset"
+	Demonstrations Kind = "demonstration"
+)
+
+// OptionKeys returns the option keys that the kind of plugin registered for spec's prefix reads
+// (sorted), and whether such a plugin is registered.
+func OptionKeys(kind Kind, spec string) ([]string, bool) {
+	prefix, _, _ := strings.Cut(spec, ":")
+	mu.RLock()
+	defer mu.RUnlock()
+	var keys []string
+	var ok bool
+	switch kind {
+	case Environment:
+		_, ok = envs[prefix]
+		keys = envOpts[prefix]
+	case Dataset:
+		_, ok = loaders[prefix]
+		keys = datasetOpts[prefix]
+	case Demonstrations:
+		_, ok = writers[prefix]
+		keys = demoOpts[prefix]
+	}
+	keys = append([]string(nil), keys...)
+	sort.Strings(keys)
+	return keys, ok
+}
+
+// CheckOptions tells whether spec names a registered plugin of that kind and every key of extra
+// is one it reads; it does no work of the plugin, so a command can check its options before it
+// loads anything.
+func CheckOptions(kind Kind, spec string, extra map[string]string) error {
+	prefix, _, err := Split(spec)
+	if err != nil {
+		return err
+	}
+	keys, ok := OptionKeys(kind, spec)
+	if !ok {
+		mu.RLock()
+		have := map[Kind][]string{Environment: sortedKeys(envs), Dataset: sortedKeys(loaders), Demonstrations: sortedKeys(writers)}[kind]
+		mu.RUnlock()
+		return fmt.Errorf("plugins: no %s plugin %q for %q (registered: %v); is its package imported?", kind, prefix, spec, have)
+	}
+	var bad []string
+	for k := range extra {
+		if !slices.Contains(keys, k) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	takes := "takes no options"
+	if len(keys) > 0 {
+		takes = "takes " + strings.Join(keys, ", ")
+	}
+	return fmt.Errorf("plugins: unknown %s option %s for %s (the %s plugin %s)", kind, strings.Join(quoteAll(bad), ", "), spec, prefix, takes)
+}
+
+func quoteAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = strconv.Quote(v)
+	}
+	return out
 }
 
 // List returns what is registered, sorted by prefix.
@@ -163,6 +302,14 @@ func List() []Info {
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].Prefix < out[b].Prefix })
 	return out
+}
+
+// HasDemoWriter tells whether a prefix can write demonstrations.
+func HasDemoWriter(prefix string) bool {
+	mu.RLock()
+	defer mu.RUnlock()
+	_, ok := writers[prefix]
+	return ok
 }
 
 // HasEnv and HasDataset tell whether a prefix has that kind of plugin.

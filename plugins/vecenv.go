@@ -76,6 +76,23 @@ func (v *VecEnv) Reset(seeds []int64) ([][]float32, error) {
 	return obs, err
 }
 
+// ResetSome resets environment i from seeds[i] where reset[i] is true, all in parallel; the
+// others are left alone and get a nil observation.
+func (v *VecEnv) ResetSome(seeds []int64, reset []bool) ([][]float32, error) {
+	if len(seeds) != len(v.Envs) || len(reset) != len(v.Envs) {
+		return nil, fmt.Errorf("plugins: VecEnv.ResetSome: %d seeds and %d flags for %d environments", len(seeds), len(reset), len(v.Envs))
+	}
+	obs := make([][]float32, len(v.Envs))
+	err := v.parallel(func(i int) (err error) {
+		if !reset[i] {
+			return nil
+		}
+		obs[i], err = v.Envs[i].Reset(seeds[i])
+		return err
+	})
+	return obs, err
+}
+
 // Step steps environment i with actions[i], all in parallel; a nil action leaves that environment
 // alone (its Step is the zero value), so finished episodes can wait for the others.
 func (v *VecEnv) Step(actions [][]float32) ([]Step, error) {

@@ -45,6 +45,14 @@ func TestVecEnv(t *testing.T) {
 	if _, err := v.Step([][]float32{{1}, {-1}, {1}}); err == nil || !strings.Contains(err.Error(), "environment 1: negative action") {
 		t.Errorf("error of one member: %v", err)
 	}
+	obs, err = v.ResetSome([]int64{7, 8, 9}, []bool{false, true, false})
+	if err != nil || obs[0] != nil || obs[1][0] != 8 || obs[2] != nil {
+		t.Fatalf("reset of one member: %v %v", obs, err)
+	}
+	// 3 and 14: the failed step above still stepped the other members.
+	if steps, err = v.Step([][]float32{{0}, {0}, {0}}); err != nil || steps[0].Observation[0] != 3 || steps[1].Observation[0] != 8 || steps[2].Observation[0] != 14 {
+		t.Fatalf("members not reset changed: %+v %v", steps, err)
+	}
 	if _, err := v.Step([][]float32{{1}}); err == nil {
 		t.Error("too few actions accepted")
 	}

@@ -4,8 +4,10 @@ package runlog
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -154,43 +156,150 @@ func (l *Logger) Close() error {
 	return first
 }
 
-// ReadJSONL reads back every record of a metrics.jsonl file (for plots and reports).
+// TornLineError reports that the last line of a log file is incomplete (the process writing it
+// was killed mid-line). ReadJSONL returns it together with every complete record.
+type TornLineError struct {
+	Path string
+	Line int
+}
+
+func (e *TornLineError) Error() string {
+	return fmt.Sprintf("runlog: %s: line %d is incomplete (torn by an interrupted write) and was skipped", e.Path, e.Line)
+}
+
+// ReadJSONL reads back every record of a metrics.jsonl file (for plots and reports). A torn last
+// line is skipped: the records before it come back with a *TornLineError. A bad line anywhere
+// else is an error naming the file and line.
 func ReadJSONL(path string) ([]Record, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("runlog: %w", err)
 	}
-	defer f.Close()
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if len(lines[len(lines)-1]) == 0 {
+		lines = lines[:len(lines)-1] // after the final newline
+	}
 	var out []Record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	line := 0
-	for sc.Scan() {
-		line++
-		var row map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
-			return nil, fmt.Errorf("runlog: %s line %d: %w", path, line, err)
+	for i, l := range lines {
+		r, err := parseRecord(bytes.TrimSuffix(l, []byte("\n")))
+		// Only the last line can lack its newline; unreadable, it was torn as well.
+		if i == len(lines)-1 && (l[len(l)-1] != '\n' || err != nil) {
+			return out, &TornLineError{Path: path, Line: i + 1}
 		}
-		r := Record{Metrics: map[string]float64{}}
-		for k, v := range row {
-			switch k {
-			case "step":
-				f, _ := v.(float64)
-				r.Step = int64(f)
-			case "phase":
-				r.Phase, _ = v.(string)
-			case "time":
-				s, _ := v.(string)
-				r.Time, _ = time.Parse(time.RFC3339Nano, s)
-			default:
-				if f, ok := v.(float64); ok {
-					r.Metrics[k] = f
-				} else {
-					r.Metrics[k] = math.NaN()
-				}
-			}
+		if err != nil {
+			return nil, fmt.Errorf("runlog: %s line %d: %w", path, i+1, err)
 		}
 		out = append(out, r)
 	}
-	return out, sc.Err()
+	return out, nil
+}
+
+func parseRecord(line []byte) (Record, error) {
+	var row map[string]any
+	if err := json.Unmarshal(line, &row); err != nil {
+		return Record{}, err
+	}
+	r := Record{Metrics: map[string]float64{}}
+	for k, v := range row {
+		switch k {
+		case "step":
+			f, _ := v.(float64)
+			r.Step = int64(f)
+		case "phase":
+			r.Phase, _ = v.(string)
+		case "time":
+			s, _ := v.(string)
+			r.Time, _ = time.Parse(time.RFC3339Nano, s)
+		default:
+			if f, ok := v.(float64); ok {
+				r.Metrics[k] = f
+			} else {
+				r.Metrics[k] = math.NaN()
+			}
+		}
+	}
+	return r, nil
+}
+
+// Truncate cuts the logs in dir back to step, for a run resuming from a checkpoint at that step:
+// records of later steps (logged after the checkpoint, and logged again by the resumed run) and a
+// torn last line are removed from metrics.jsonl and every <phase>.csv (CSV files without the
+// logger's "step,time" header are not touched). Files are rewritten through a
+// temporary file and a rename, so an interruption leaves the old or the new file. TensorBoard event
+// files are left as they are: a resumed run starts a new one, and TensorBoard shows the newest value
+// of a step that appears twice.
+func Truncate(dir string, step int64) error {
+	if err := truncateFile(filepath.Join(dir, "metrics.jsonl"), step, func(line []byte, _ int) (int64, bool) {
+		r, err := parseRecord(line)
+		return r.Step, err == nil
+	}); err != nil {
+		return err
+	}
+	csvs, err := filepath.Glob(filepath.Join(dir, "*.csv"))
+	if err != nil {
+		return fmt.Errorf("runlog: %w", err)
+	}
+	for _, p := range csvs {
+		if cols, err := readCSVHeader(p); err != nil || len(cols) < 2 || cols[0] != "step" || cols[1] != "time" {
+			continue // not a log of ours
+		}
+		if err := truncateFile(p, step, func(line []byte, i int) (int64, bool) {
+			if i == 0 {
+				return -1, true // the header
+			}
+			f, _, _ := bytes.Cut(line, []byte(","))
+			n, err := strconv.ParseInt(string(f), 10, 64)
+			return n, err == nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// truncateFile keeps the complete lines of path whose step (as stepOf reads it) is at most step.
+// A line stepOf cannot read is kept unless it is the last one (torn), so nothing else is lost.
+func truncateFile(path string, step int64, stepOf func(line []byte, i int) (int64, bool)) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("runlog: %w", err)
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if len(lines[len(lines)-1]) == 0 {
+		lines = lines[:len(lines)-1] // after the final newline
+	}
+	var kept []byte
+	for i, l := range lines {
+		s, ok := stepOf(bytes.TrimSuffix(l, []byte("\n")), i)
+		last := i == len(lines)-1
+		if ok && s > step || last && (l[len(l)-1] != '\n' || !ok) {
+			continue // a later step, or a torn last line
+		}
+		kept = append(kept, l...)
+	}
+	if len(kept) == len(data) {
+		return nil
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err == nil {
+		_, err = f.Write(kept)
+		if serr := f.Sync(); err == nil {
+			err = serr
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("runlog: cutting %s back to step %d: %w", path, step, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("runlog: cutting %s back to step %d: %w", path, step, err)
+	}
+	return nil
 }

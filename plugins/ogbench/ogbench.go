@@ -154,7 +154,7 @@ func resolve(n Name, opts plugins.DatasetOptions) (string, error) {
 	if _, err := os.Stat(path); err != nil {
 		return "", fmt.Errorf("ogbench: dataset file %s not found (%v); download it with\n"+
 			"  python -c \"import ogbench; ogbench.download_datasets(['%s'])\"\n"+
-			"or write a local one with scripts/ogbench_oracle_dataset.py, or give its path in DatasetOptions.Path (--data)",
+			"or write a local one with scripts/ogbench_oracle_dataset.py, or give its path in DatasetOptions.Path (--dataset-path)",
 			path, errors.Unwrap(err), n.File)
 	}
 	return path, nil

@@ -53,6 +53,7 @@ func init() {
 	}, plugins.Info{
 		Description: "Python environments (gymnasium, OGBench, robosuite) driven through a server process over stdio",
 		Names:       []string{"gym:Pendulum-v1", "ogbench:cube-double-play-singletask-task2-v0", "robomimic:lift"},
+		Options:     OptionKeys,
 	})
 }
 
@@ -95,6 +96,9 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// OptionKeys are the plugin options ConfigFromExtra reads.
+var OptionKeys = []string{"python", "server", "start_timeout", "call_timeout", "rescale_actions", "kwargs", "obs_dim", "act_dim"}
 
 // ConfigFromExtra reads plugin options: "python", "server", "start_timeout" and "call_timeout"
 // (Go durations, e.g. "90s"), "rescale_actions" (bool), "kwargs" (a JSON object), "obs_dim",

@@ -46,6 +46,7 @@ func init() {
 	plugins.RegisterDataset("robomimic", load, plugins.Info{
 		Description: "Robomimic low-dim demos (~/.robomimic/<task>/<type>/low_dim_v15.hdf5 with -tags hdf5, or its .npz conversion), QC conventions",
 		Names:       []string{"lift-mh", "can-mh", "square-mh", "lift-ph", "can-ph", "square-ph"},
+		Options:     []string{"filter", "obs_keys"},
 	})
 	plugins.RegisterInspector(plugins.Inspector{Format: "robomimic-npz", Match: matchNPZ, Inspect: inspectNPZ, Priority: 1})
 	plugins.RegisterInspector(plugins.Inspector{Format: "robomimic-hdf5", Match: matchHDF5, Inspect: inspectHDF5, Priority: 1})

@@ -48,6 +48,9 @@ func (c DemoConfig) Validation() DemoConfig {
 	return c
 }
 
+// DemoOptionKeys are the plugin options DemoConfigFromExtra reads.
+var DemoOptionKeys = []string{"episodes", "seed", "noise", "miss_grasp", "retry", "wrong_place", "stuck"}
+
 // DemoConfigFromExtra reads DemoConfig fields from plugin options: "episodes", "seed", "noise",
 // "miss_grasp", "retry", "wrong_place", "stuck"; absent keys keep their defaults.
 func DemoConfigFromExtra(extra map[string]string) (DemoConfig, error) {

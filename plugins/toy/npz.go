@@ -1,13 +1,13 @@
 package toy
 
 import (
-	"errors"
 	"fmt"
-	"github.com/gomvp/gomvp/datasets"
 	"os"
-	"strings"
 
 	"codeberg.org/sbinet/npyio/npz"
+
+	"github.com/gomvp/gomvp/datasets"
+	"github.com/gomvp/gomvp/plugins/npzfile"
 )
 
 // WriteNPZ writes the demonstrations in OGBench's dataset format: observations, actions, qpos and
@@ -75,75 +75,77 @@ func ReadNPZ(path, full string) (*datasets.Dataset, error) {
 }
 
 // ReadDemosNPZ reads the rows of an OGBench-format npz for the toy task full, checking every key's
-// dtype and shape against the task.
+// dtype and shape against the task (through plugins/npzfile, as the other dataset plugins do).
 func ReadDemosNPZ(path, full string) (*Demos, error) {
 	task, err := taskOf(full)
 	if err != nil {
 		return nil, err
 	}
-	r, err := npz.Open(path)
+	f, err := npzfile.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("toy: reading %s: %w", path, err)
+		return nil, fmt.Errorf("toy: %w", err)
 	}
-	defer r.Close()
+	defer f.Close()
 	d := &Demos{Task: Prefix + ":" + task.Name(), ObsDim: task.ObservationDim(), ActDim: task.ActionDim(),
 		QposDim: task.QposDim(), QvelDim: task.QvelDim(), task: task}
-	has := map[string]bool{}
-	for _, k := range r.Keys() {
-		has[k] = true
-	}
 	rows := -1
-	read := func(key, dtype string, dim int, dst any, required bool) error {
-		name := key + ".npy"
-		if !has[name] {
-			if has[key] {
-				name = key
-			} else if required {
-				return fmt.Errorf("toy: %s has no key %q (keys: %v)", path, key, r.Keys())
-			} else {
-				return errSkip
+	// check returns whether key is there, after checking its dtype and shape (dim 0: a vector).
+	check := func(key, dtype string, dim int, required bool) (bool, error) {
+		info, ok := f.Info(key)
+		if !ok {
+			if required {
+				return false, fmt.Errorf("toy: %s has no key %q (keys: %v)", path, key, f.Keys())
 			}
+			return false, nil
 		}
-		h := r.Header(name)
-		if h == nil {
-			return fmt.Errorf("toy: %s: key %q: unreadable npy header", path, key)
+		if info.DType != dtype {
+			return false, fmt.Errorf("toy: %s: key %q has dtype %s, want %s", path, key, info.DType, dtype)
 		}
-		if got := strings.Trim(h.Descr.Type, "'"); got != dtype {
-			return fmt.Errorf("toy: %s: key %q has dtype %s, want %s", path, key, got, dtype)
-		}
-		shape := h.Descr.Shape
 		wantRank := 2
 		if dim == 0 {
 			wantRank = 1
 		}
-		if len(shape) != wantRank || (dim > 0 && shape[1] != dim) {
-			return fmt.Errorf("toy: %s: key %q has shape %v, want (N, %d) for %s", path, key, shape, dim, d.Task)
+		if len(info.Shape) != wantRank || (dim > 0 && info.Shape[1] != dim) {
+			return false, fmt.Errorf("toy: %s: key %q has shape %v, want (N, %d) for %s", path, key, info.Shape, dim, d.Task)
 		}
-		if rows >= 0 && shape[0] != rows {
-			return fmt.Errorf("toy: %s: key %q has %d rows, other keys %d", path, key, shape[0], rows)
+		if rows >= 0 && info.Shape[0] != rows {
+			return false, fmt.Errorf("toy: %s: key %q has %d rows, other keys %d", path, key, info.Shape[0], rows)
 		}
-		rows = shape[0]
-		if err := r.Read(name, dst); err != nil {
-			return fmt.Errorf("toy: %s: key %q: %w", path, key, err)
-		}
-		return nil
+		rows = info.Shape[0]
+		return true, nil
 	}
+	f.Preload("observations", "actions", "terminals", "qpos", "qvel")
 	for _, k := range []struct {
 		key      string
-		dtype    string
 		dim      int
-		dst      any
+		dst      *[]float32
 		required bool
 	}{
-		{"observations", "<f4", d.ObsDim, &d.Observations, true},
-		{"actions", "<f4", d.ActDim, &d.Actions, true},
-		{"terminals", "|b1", 0, &d.Terminals, true},
-		{"qpos", "<f4", d.QposDim, &d.Qpos, true},
-		{"qvel", "<f4", d.QvelDim, &d.Qvel, false},
+		{"observations", d.ObsDim, &d.Observations, true},
+		{"actions", d.ActDim, &d.Actions, true},
+		{"qpos", d.QposDim, &d.Qpos, true},
+		{"qvel", d.QvelDim, &d.Qvel, false},
 	} {
-		if err := read(k.key, k.dtype, k.dim, k.dst, k.required); err != nil && !errors.Is(err, errSkip) {
+		ok, err := check(k.key, "<f4", k.dim, k.required)
+		if err != nil {
 			return nil, err
 		}
+		if ok {
+			if *k.dst, _, err = f.Float32(k.key); err != nil {
+				return nil, fmt.Errorf("toy: %w", err)
+			}
+		}
+	}
+	if _, err := check("terminals", "|b1", 0, true); err != nil {
+		return nil, err
+	}
+	terms, _, err := f.Int64("terminals")
+	if err != nil {
+		return nil, fmt.Errorf("toy: %w", err)
+	}
+	d.Terminals = make([]bool, len(terms))
+	for i, v := range terms {
+		d.Terminals[i] = v != 0
 	}
 	// Per-trajectory success, for reports: any row of the trajectory solves the task.
 	ok := false
@@ -156,5 +158,3 @@ func ReadDemosNPZ(path, full string) (*Demos, error) {
 	}
 	return d, nil
 }
-
-var errSkip = errors.New("skip")

@@ -42,7 +42,7 @@ func init() {
 	plugins.RegisterEnv(Prefix, func(name string, opts plugins.EnvOptions) (plugins.Env, error) {
 		return New(name)
 	}, plugins.Info{Description: desc, Names: names})
-	plugins.RegisterDataset(Prefix, loadDataset, plugins.Info{})
+	plugins.RegisterDataset(Prefix, loadDataset, plugins.Info{Options: DemoOptionKeys})
 }
 
 // Task is an embedded environment with the extra access its demonstrator, the dataset writer and

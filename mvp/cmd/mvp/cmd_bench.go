@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -81,22 +80,20 @@ func runBench(args []string) error {
 	hidden := fs.String("hidden", "512,512,512,512", "hidden widths of the actor and the critics")
 	actStates := fs.Int("act-states", 1, "states per action decision (1: one environment; up to --batch)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the timed loops to this file")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	if err := checkFlags(positive("seconds", *seconds), atLeast("batch", *batch, 1),
+		atLeast("candidates", *candidates, 1), atLeast("act-states", *actStates, 1)); err != nil {
+		return err
 	}
 	sizes := perf.PaperSizes()
 	sizes.Batch, sizes.Candidates = *batch, *candidates
-	widths, err := parseWidths(*hidden)
+	widths, err := parseWidths("hidden", *hidden)
 	if err != nil {
 		return err
 	}
 	sizes.ActorHidden, sizes.CriticHidden = widths, widths
-	if sizes.Batch <= 0 || sizes.Candidates <= 0 || *seconds <= 0 {
-		return fmt.Errorf("--batch, --candidates and --seconds must be positive")
-	}
 	todo := map[string]bool{}
 	for _, w := range strings.Split(*what, ",") {
 		switch w = strings.TrimSpace(w); w {
@@ -292,19 +289,4 @@ func splitList(s, sep string) []string {
 		}
 	}
 	return out
-}
-
-func parseWidths(s string) ([]int, error) {
-	var out []int
-	for _, p := range splitList(s, ",") {
-		n, err := strconv.Atoi(p)
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("--hidden: bad width %q in %q", p, s)
-		}
-		out = append(out, n)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("--hidden: no widths in %q", s)
-	}
-	return out, nil
 }

@@ -21,38 +21,41 @@ func runDataInspect(args []string) error {
 	fs := flag.NewFlagSet("data inspect", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object (the last line of stdout) instead of a table")
 	task := fs.String("task", "", "OGBench files: single-task variant to relabel rewards with (a number or a dataset name)")
-	dataPath := fs.String("data", "", "for prefix:name: the file or directory to load from")
+	dataPath := fs.String("dataset-path", "", "for prefix:name: the file or directory to load from (as mvp train's flag)")
 	val := fs.Bool("val", false, "for prefix:name: load the validation split")
-	// Accept flags before and after the file.
-	var target string
-	rest := args
-	for len(rest) > 0 {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		if target != "" {
-			return fmt.Errorf("mvp data inspect: one file at a time (got %q and %q)", target, fs.Arg(0))
-		}
-		target, rest = fs.Arg(0), fs.Args()[1:]
+	dataOpt := kvFlag{}
+	fs.Var(dataOpt, "dataset-opt", "for prefix:name: plugin option key=value (repeatable, as mvp train's flag)")
+	// Flags may come before and after the file.
+	pos, err := parseFlagsThenArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	if target == "" {
-		return fmt.Errorf("mvp data inspect: no file given")
+	if len(pos) == 0 {
+		return usagef("no file given")
 	}
-	opts := plugins.DatasetOptions{Path: *dataPath, Validation: *val, Extra: map[string]string{}}
-	if *task != "" {
-		opts.Extra["task"] = *task
+	if len(pos) > 1 {
+		return usagef("one file at a time (got %s)", quoteArgs(pos))
 	}
+	target := pos[0]
 	var info *plugins.FileInfo
 	if _, err := os.Stat(target); err != nil && strings.Contains(target, ":") {
+		if *task != "" {
+			return usagef("--task is for files; a prefix:name dataset has its task in its name")
+		}
+		if err := checkFlags(checkPluginOptions("dataset-opt", plugins.Dataset, target, dataOpt)); err != nil {
+			return err
+		}
+		opts := plugins.DatasetOptions{Path: *dataPath, Validation: *val, Extra: dataOpt}
 		d, err := plugins.LoadDataset(target, opts)
 		if err != nil {
 			return err
 		}
 		info = &plugins.FileInfo{Path: target, Format: "plugin", Dataset: d, Trajectories: len(d.Episodes()), Transitions: d.Len()}
 	} else {
+		opts := plugins.DatasetOptions{Extra: map[string]string{}}
+		if *task != "" {
+			opts.Extra["task"] = *task
+		}
 		info, err = plugins.InspectFile(target, opts)
 		if err != nil {
 			return err

@@ -5,12 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/gomvp/gomvp/plugins"
-	"github.com/gomvp/gomvp/plugins/toy"
 )
 
 // `mvp data` groups the data subcommands; each registers itself with registerData from its own
@@ -26,7 +24,7 @@ func registerData(c *command) {
 
 func init() {
 	register(&command{name: "data", summary: "data files: gen (toy demonstrations as OGBench npz), inspect", run: runData})
-	registerData(&command{name: "gen", summary: "write scripted demonstrations of a toy task as an OGBench-format npz", run: runDataGen})
+	registerData(&command{name: "gen", summary: "write scripted demonstrations of a task (toy: as an OGBench-format npz)", run: runDataGen})
 }
 
 func runData(args []string) error {
@@ -41,115 +39,79 @@ func runData(args []string) error {
 			fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, dataCommands[n].summary)
 		}
 		if len(args) == 0 {
-			return fmt.Errorf("mvp data: missing subcommand")
+			return usagef("missing subcommand")
 		}
-		return nil
+		return flag.ErrHelp
 	}
 	c, ok := dataCommands[args[0]]
 	if !ok {
-		return fmt.Errorf("mvp data: unknown subcommand %q", args[0])
+		return usagef("unknown subcommand %q", args[0])
 	}
 	if err := c.run(args[1:]); err != nil {
-		if strings.HasPrefix(err.Error(), "mvp") {
-			return err
-		}
-		return fmt.Errorf("mvp data %s: %w", c.name, err)
+		return subcommandError{"data " + c.name, err}
 	}
 	return nil
+}
+
+// demoFlags are shorthands of `mvp data gen` for the toy demonstrator's options (the flag with
+// "-" where the option key has "_"); the plugin checks their values and holds their defaults.
+var demoFlags = []struct{ name, usage string }{
+	{"episodes", "number of demonstrations (toy default 1000)"},
+	{"seed", "seed of the first episode's randomness (default 0)"},
+	{"noise", "standard deviation of the Gaussian action noise, in [0, 10] (toy default 0.2)"},
+	{"miss-grasp", "cube: probability of closing the gripper too high (toy default 0.3)"},
+	{"retry", "cube: probability that a missed grasp is retried (toy default 0.3)"},
+	{"wrong-place", "cube: probability of placing the cube 7-10 cm off the goal (toy default 0.25)"},
+	{"stuck", "pointmass: probability of heading into the central obstacle (toy default 0.4)"},
 }
 
 func runDataGen(args []string) error {
 	fs := flag.NewFlagSet("data gen", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: mvp data gen toy:<task> --out FILE.npz [flags]\n\n"+
-			"Records the task's scripted demonstrator (noisy, with deliberate mistakes) and writes the\n"+
-			"rows in OGBench's npz format, with a validation file of a tenth as many other episodes\n"+
-			"next to it (FILE-val.npz). Prints one JSON summary line.\n\n")
+		fmt.Fprintf(fs.Output(), "usage: mvp data gen prefix:<task> --out FILE [flags]\n\n"+
+			"Records the task's scripted demonstrator with a plugin that has one (toy: noisy, with\n"+
+			"deliberate mistakes, in OGBench's npz format, with a validation file of a tenth as many other\n"+
+			"episodes next to it, FILE-val.npz). Prints one JSON summary line.\n\n")
 		fs.PrintDefaults()
 	}
-	def := toy.DefaultDemoConfig()
-	episodes := fs.Int("episodes", def.Episodes, "number of demonstrations")
-	seed := fs.Int64("seed", def.Seed, "seed of the first episode's randomness")
-	noise := fs.Float64("noise", def.Noise, "standard deviation of the Gaussian action noise")
-	missGrasp := fs.Float64("miss-grasp", def.MissGrasp, "cube: probability of closing the gripper too high")
-	retry := fs.Float64("retry", def.Retry, "cube: probability that a missed grasp is retried")
-	wrongPlace := fs.Float64("wrong-place", def.WrongPlace, "cube: probability of placing the cube 7-10 cm off the goal")
-	stuck := fs.Float64("stuck", def.Stuck, "pointmass: probability of heading into the central obstacle")
-	out := fs.String("out", "", "output .npz file (required)")
+	extra := kvFlag{}
+	fs.Var(extra, "opt", "plugin option key=value (repeatable); the flags below are shorthands")
+	shorthands := map[string]*string{}
+	for _, f := range demoFlags {
+		shorthands[f.name] = fs.String(f.name, "", f.usage)
+	}
+	out := fs.String("out", "", "output file (required)")
 	gifPath := fs.String("gif", "", "also render the first demonstration as an animated GIF to this file")
-	// Flags may follow the task name.
-	var spec string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		spec, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if spec == "" && fs.NArg() > 0 {
-		spec = fs.Arg(0)
-	}
-	if spec == "" || *out == "" {
-		fs.Usage()
-		return fmt.Errorf("need a task (e.g. toy:cube-task2) and --out")
-	}
-	prefix, name, err := plugins.Split(spec)
+	// The task comes first or among the flags; nothing else is positional.
+	rest, err := parseFlagsThenArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	if prefix != toy.Prefix {
-		return fmt.Errorf("%s: only toy:<task> has scripted demonstrators (for OGBench, see scripts/ogbench_oracle_dataset.py)", spec)
+	if len(rest) > 1 {
+		return usagef("unexpected argument(s) %s: one task at a time", quoteArgs(rest[1:]))
 	}
-	cfg := toy.DemoConfig{Episodes: *episodes, Seed: *seed, Noise: *noise, MissGrasp: *missGrasp, Retry: *retry,
-		WrongPlace: *wrongPlace, Stuck: *stuck}
-	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+	if len(rest) == 0 || *out == "" {
+		return usagef("need a task (e.g. toy:cube-task2) and --out")
+	}
+	spec := rest[0]
+	fs.Visit(func(f *flag.Flag) {
+		if p, ok := shorthands[f.Name]; ok {
+			extra[strings.ReplaceAll(f.Name, "-", "_")] = *p
+		}
+	})
+	if err := checkFlags(checkPluginOptions("opt", plugins.Demonstrations, spec, extra)); err != nil {
 		return err
 	}
-	demos, err := toy.Generate(name, cfg)
+	summary, err := plugins.WriteDemos(spec, plugins.DemoOptions{Out: *out, GIF: *gifPath, Extra: extra})
 	if err != nil {
 		return err
 	}
-	if err := demos.WriteNPZ(*out); err != nil {
-		return err
-	}
-	ds, err := demos.Dataset()
-	if err != nil {
-		return err
-	}
-	valPath := toy.ValidationPath(*out)
-	val, err := toy.Generate(name, cfg.Validation())
-	if err != nil {
-		return err
-	}
-	if err := val.WriteNPZ(valPath); err != nil {
-		return err
-	}
-	summary := map[string]any{
-		"task": demos.Task, "out": *out, "val": valPath, "val_episodes": len(val.Successes),
-		"episodes": len(demos.Successes), "rows": demos.Rows(),
-		"transitions": ds.Len(), "obs_dim": demos.ObsDim, "act_dim": demos.ActDim,
-		"demo_success_rate": demos.SuccessRate(),
-	}
-	if *gifPath != "" {
-		task, err := toy.New(name)
-		if err != nil {
-			return err
-		}
-		f, err := os.Create(*gifPath)
-		if err != nil {
-			return err
-		}
-		episodeSeed := cfg.Seed * 1_000_003
-		res, err := toy.RenderEpisodeGIF(f, task, episodeSeed, toy.DemoPolicy(task, cfg, episodeSeed), 256, 5)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("rendering %s: %w", *gifPath, err)
-		}
-		summary["gif"] = *gifPath
-		summary["gif_episode_success"] = res.Success
-	}
-	fmt.Fprintf(os.Stderr, "%s: %d demonstrations (%.0f%% successful), %d transitions -> %s\n",
-		demos.Task, len(demos.Successes), 100*demos.SuccessRate(), ds.Len(), *out)
+	fmt.Fprintf(os.Stderr, "%v: %v demonstrations (%.0f%% successful), %v transitions -> %s\n",
+		summary["task"], summary["episodes"], 100*asFloat(summary["demo_success_rate"]), summary["transitions"], *out)
 	return json.NewEncoder(os.Stdout).Encode(summary)
+}
+
+func asFloat(v any) float64 {
+	f, _ := v.(float64)
+	return f
 }

@@ -50,8 +50,22 @@ func TestDataGen(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	if err := runData([]string{"gen", "remote:gym:Pendulum-v1", "--out", out}); err == nil || !strings.Contains(err.Error(), "only toy") {
-		t.Errorf("non-toy task: %v", err)
+	if err := runData([]string{"gen", "remote:gym:Pendulum-v1", "--out", out}); err == nil || !strings.Contains(err.Error(), `no demonstration plugin "remote"`) {
+		t.Errorf("task of a plugin without demonstrations: %v", err)
+	}
+	// The shorthand flags and --opt reach the plugin's options, which it checks before writing.
+	bad := filepath.Join(dir, "bad.npz")
+	for _, args := range [][]string{{"--noise", "-1"}, {"--opt", "noise=11"}, {"--miss-grasp", "2"}} {
+		err := runData(append([]string{"gen", "toy:cube-task1", "--out", bad}, args...))
+		if err == nil || !strings.Contains(err.Error(), "noise") && !strings.Contains(err.Error(), "miss_grasp") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+	if err := runData([]string{"gen", "toy:cube-task1", "--out", bad, "--opt", "colour=red"}); err == nil || !strings.Contains(err.Error(), `unknown demonstration option "colour"`) {
+		t.Errorf("unknown option: %v", err)
+	}
+	if _, err := os.Stat(bad); err == nil {
+		t.Error("a refused command line wrote its file")
 	}
 	if err := runData([]string{"gen", "toy:cube-task1"}); err == nil || !strings.Contains(err.Error(), "--out") {
 		t.Errorf("missing --out: %v", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -61,13 +62,22 @@ func runEval(args []string) error {
 	gifSize := fs.Int("gif-size", 256, "GIF frame size in pixels")
 	candidates := fs.Int("candidates", 0, "override the number N of best-of-N candidates (0: the checkpoint's; 1: no selection)")
 	backendFlag := addBackendFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *ckPath == "" || *envSpec == "" {
-		fs.Usage()
-		return fmt.Errorf("--checkpoint and --env are required")
+		return usagef("--checkpoint and --env are required")
 	}
+	if err := checkFlags(atLeast("episodes", *episodes, 1), atLeast("envs", *nEnvs, 1),
+		atLeast("gif-size", *gifSize, 16), atLeast("candidates", *candidates, 0),
+		checkPluginOptions("env-opt", plugins.Environment, *envSpec, envOpt)); err != nil {
+		return err
+	}
+	ctx, release, err := onInterrupt("eval", "finishing the running episodes, then printing the partial result")
+	if err != nil {
+		return err
+	}
+	defer release()
 	ck, err := resolveCheckpoint(*ckPath)
 	if err != nil {
 		return err
@@ -85,23 +95,17 @@ func runEval(args []string) error {
 		return err
 	}
 	n := max(1, min(*nEnvs, *episodes))
-	envs := make([]plugins.Env, 0, n)
-	defer func() {
-		for _, e := range envs {
-			e.Close()
-		}
-	}()
-	for i := 0; i < n; i++ {
-		e, err := plugins.MakeEnv(*envSpec, plugins.EnvOptions{Seed: *seed, Extra: envOpt})
-		if err != nil {
-			return err
-		}
-		envs = append(envs, e)
+	envs, err := plugins.StartVecEnv(n, func(int) (plugins.Env, error) {
+		return plugins.MakeEnv(*envSpec, plugins.EnvOptions{Seed: *seed, Extra: envOpt})
+	})
+	if err != nil {
+		return err
 	}
+	defer envs.Close()
 	var frames []*image.Paletted
 	opt := mvp.EvalOptions{Episodes: *episodes, Seed: *seed}
 	if *gifPath != "" {
-		if _, ok := envs[0].(renderer); !ok {
+		if _, ok := envs.Envs[0].(renderer); !ok {
 			return fmt.Errorf("--gif: environment %s cannot render", *envSpec)
 		}
 		opt.OnStep = func(env, episode, t int, e plugins.Env) {
@@ -110,21 +114,33 @@ func runEval(args []string) error {
 			}
 		}
 	}
-	res, err := mvp.Evaluate(agent, envs, opt)
-	if err != nil {
+	res, err := mvp.Evaluate(ctx, agent, envs, opt)
+	if err != nil && !res.Interrupted {
 		return err
 	}
-	if *gifPath != "" {
+	if *gifPath != "" && len(frames) > 0 {
 		if err := writeGIF(*gifPath, frames); err != nil {
 			return err
 		}
 	}
-	return json.NewEncoder(os.Stdout).Encode(map[string]any{
+	summary := map[string]any{
 		"checkpoint": ck.Path, "step": ck.Step, "agent": ck.Agent.Kind, "env": *envSpec,
 		"episodes": res.Episodes, "success_rate": res.SuccessRate, "mean_return": res.MeanReturn,
 		"mean_length": res.MeanLength, "gif": *gifPath, "candidates": agent.Config.Candidates,
 		"backend": choice.Name,
-	})
+	}
+	if res.Interrupted {
+		// The partial result is still printed (marked) so the episodes run are not lost.
+		summary["interrupted"] = true
+		summary["episodes_requested"] = *episodes
+	}
+	if jerr := json.NewEncoder(os.Stdout).Encode(summary); jerr != nil {
+		return jerr
+	}
+	if res.Interrupted {
+		return fmt.Errorf("%w: PARTIAL result above, %d of %d episodes", errInterrupted, res.Episodes, *episodes)
+	}
+	return nil
 }
 
 func writeGIF(path string, frames []*image.Paletted) error {
@@ -185,11 +201,14 @@ func runReport(args []string) error {
 	fs.Var(&runs, "run", "LABEL=RUN_DIR (repeatable; runs sharing a label are seeds, averaged)")
 	svgPath := fs.String("svg", "", "write the success-rate learning curves here")
 	at := fs.Int64("at", 0, "compare at this step (the last evaluation at or before it); 0: each run's last")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if len(runs.labels) == 0 {
-		return fmt.Errorf("no --run given")
+		return usagef("no --run given")
+	}
+	if err := checkFlags(atLeast64("at", *at, 0)); err != nil {
+		return err
 	}
 	type row struct {
 		Label   string    `json:"label"`
@@ -207,10 +226,13 @@ func runReport(args []string) error {
 		bySteps := map[int64][]float64{}
 		for _, d := range runs.dirs[l] {
 			recs, err := runlog.ReadJSONL(filepath.Join(d, "metrics.jsonl"))
-			if err != nil {
+			var torn *runlog.TornLineError
+			if errors.As(err, &torn) {
+				fmt.Fprintf(os.Stderr, "mvp report: warning: %s: skipped its incomplete last line %d (a run killed while logging)\n", torn.Path, torn.Line)
+			} else if err != nil {
 				return err
 			}
-			// A resumed run may log a step twice; the last record of a step wins.
+			// Logs written before resumes cut them back may hold a step twice; the last record wins.
 			evals := map[int64]map[string]float64{}
 			for _, rec := range recs {
 				if rec.Phase == "eval" && (*at <= 0 || rec.Step <= *at) {

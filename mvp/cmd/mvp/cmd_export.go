@@ -48,22 +48,16 @@ func runExport(args []string) error {
 	plugin := fs.String("plugin", "cpu", "PJRT plugin for stablehlo: a name found in PJRT_PLUGIN_LIBRARY_PATH, or an absolute path to the .so")
 	backendFlag := fs.String("backend", "", "for --format stablehlo: xla:cpu, xla:cuda or xla:/path/plugin.so, the PJRT plugin that compiles the graph (same as --plugin)")
 	normPath := fs.String("norm", "", "JSON file with the datasets.Normalization the agent was trained under (obs/act shift and scale); default none")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	switch {
 	case *ckpt == "":
-		return errors.New("--checkpoint is required")
+		return usagef("--checkpoint is required")
 	case *out == "":
-		return errors.New("--out is required")
+		return usagef("--out is required")
 	case *batch < 0 || *batch == 0 && *format != "onnx":
-		return fmt.Errorf("--batch %d must be positive (0, a dynamic batch axis, is for --format onnx only)", *batch)
+		return usagef("--batch %d: must be at least 1 (0, a dynamic batch axis, is for --format onnx only)", *batch)
 	}
 	switch *format {
 	case "gomlx":

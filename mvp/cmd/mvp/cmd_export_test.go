@@ -44,6 +44,9 @@ func trainedRun(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(subprocessEnv); mode != "" {
+		os.Exit(subprocessMain(mode, os.Args[1:]))
+	}
 	code := m.Run()
 	if trainedDir != "" {
 		os.RemoveAll(trainedDir)
@@ -158,7 +161,7 @@ func TestExportErrors(t *testing.T) {
 		{[]string{"--checkpoint", run, "--out", out}, "--format is required"},
 		{[]string{"--checkpoint", run, "--format", "tflite", "--out", out}, `"tflite" is not onnx, gomlx or stablehlo`},
 		{[]string{"--checkpoint", run, "--format", "gomlx"}, "--out is required"},
-		{[]string{"--checkpoint", run, "--format", "gomlx", "--batch", "-1", "--out", out}, "--batch -1 must be positive"},
+		{[]string{"--checkpoint", run, "--format", "gomlx", "--batch", "-1", "--out", out}, "--batch -1: must be at least 1"},
 		{[]string{"--checkpoint", run, "--format", "stablehlo", "--batch", "0", "--out", out}, "for --format onnx only"},
 		{[]string{"--checkpoint", filepath.Join(empty, "nope"), "--format", "gomlx", "--out", out}, "no such file"},
 		{[]string{"--checkpoint", empty, "--format", "gomlx", "--out", out}, "no checkpoint (ckpt-*.gmvp) or policy.json"},

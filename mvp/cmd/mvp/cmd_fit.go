@@ -98,18 +98,18 @@ func runFit(args []string) error {
 		"methods to train, in order: mvp, mvp-lambda<λ>, mvp-k<k>, mvp-lambda<λ>-k<k>, flow-k<K>")
 	backendCfg := addBackendFlag(fs)
 	asJSON := fs.Bool("json", false, "print only progress to stderr and one JSON object on stdout")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := checkFlags(atLeast("steps", *steps, 1), atLeast("batch", *batch, 1), positive("lr", *lr),
+		atLeast("eval-states", *evalStates, 1), atLeast("samples", *samples, 1), atLeast("mmd-samples", *mmd, 0)); err != nil {
 		return err
 	}
 
 	net := mvp.NewNetworkConfig()
-	var ws []int
-	for _, w := range strings.Split(*widths, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(w))
-		if err != nil || n <= 0 {
-			return fmt.Errorf("-widths: %q is not a positive integer", w)
-		}
-		ws = append(ws, n)
+	ws, err := parseWidths("widths", *widths)
+	if err != nil {
+		return err
 	}
 	net.MLP.WithWidths(ws...)
 
@@ -117,7 +117,7 @@ func runFit(args []string) error {
 	for _, name := range strings.Split(*families, ",") {
 		f, err := fitbench.ParseFamily(strings.TrimSpace(name))
 		if err != nil {
-			return fmt.Errorf("-families: %w", err)
+			return usagef("--families: %w", err)
 		}
 		fams = append(fams, f)
 	}

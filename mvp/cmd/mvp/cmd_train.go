@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/gomvp/gomvp/mvp"
 	"github.com/gomvp/gomvp/plugins"
@@ -32,16 +29,17 @@ func (f kvFlag) Set(s string) error {
 	return nil
 }
 
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, p := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(p))
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("bad width %q in %q", p, s)
-		}
-		out = append(out, n)
+// checkEnv checks the environment of a run: the one given with --env and --env-opt, or, when the
+// run needs one (online steps, evaluation), the dataset's.
+func checkEnv(spec string, opts map[string]string, given, needed bool) error {
+	if !given && !needed {
+		return nil
 	}
-	return out, nil
+	if _, ok := plugins.OptionKeys(plugins.Environment, spec); !ok && !given {
+		prefix, _, _ := strings.Cut(spec, ":")
+		return fmt.Errorf("--env: the dataset's plugin %q has no environment; give --env (e.g. remote:%s) or run with --online-steps 0 --eval-episodes 0", prefix, spec)
+	}
+	return checkPluginOptions("env-opt", plugins.Environment, spec, opts)
 }
 
 func runTrain(args []string) error {
@@ -66,7 +64,7 @@ func runTrain(args []string) error {
 	evalEnvs := fs.Int("eval-envs", def.EvalEnvs, "parallel evaluation environments")
 	logEvery := fs.Int("log-every", def.LogEvery, "log averaged training metrics every this many updates")
 	ckptEvery := fs.Int("checkpoint-every", def.CheckpointEvery, "checkpoint every this many updates (0: only at the end)")
-	keep := fs.Int("keep", def.Keep, "checkpoints to keep")
+	keep := fs.Int("keep", def.Keep, "checkpoints to keep (0: all)")
 	horizon := fs.Int("horizon", 0, "chunk length h (0: the agent's default, 5; BFN 1)")
 	candidates := fs.Int("candidates", 0, "best-of-N candidates (0: the agent's default, 32; BFN 4)")
 	batch := fs.Int("batch", 256, "batch size")
@@ -77,20 +75,44 @@ func runTrain(args []string) error {
 	tau := fs.Float64("tau", 0.005, "Polyak rate τ of the target critic")
 	noProgress := fs.Bool("no-progress", false, "no progress bar even on a terminal")
 	backendFlag := addBackendFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	// Everything that can be checked without data is checked before the dataset loads.
 	if *dataSpec == "" || *out == "" {
-		fs.Usage()
-		return fmt.Errorf("--dataset and --out are required")
+		return usagef("--dataset and --out are required")
 	}
+	envGiven := *envSpec != "" || len(envOpt) > 0
 	if *envSpec == "" {
 		*envSpec = *dataSpec
 	}
-	widths, err := parseInts(*hidden)
+	widths, err := parseWidths("hidden", *hidden)
 	if err != nil {
-		return fmt.Errorf("--hidden: %w", err)
+		return err
 	}
+	if err := checkFlags(checkKind(*kind),
+		atLeast("offline-steps", *offline, 0), atLeast("online-steps", *online, 0),
+		atLeast("start-steps", *startSteps, 0), atLeast("utd", *utd, 1),
+		atLeast("eval-every", *evalEvery, 0), atLeast("eval-episodes", *evalEpisodes, 0),
+		atLeast("eval-envs", *evalEnvs, 1), atLeast("log-every", *logEvery, 1),
+		atLeast("checkpoint-every", *ckptEvery, 0), atLeast("keep", *keep, 0),
+		atLeast("horizon", *horizon, 0), atLeast("candidates", *candidates, 0),
+		atLeast("batch", *batch, 1), positive("lr", *lr), atLeast("critics", *critics, 1),
+		inRange("gamma", *gamma, 0, 1, true), inRange("tau", *tau, 0, 1, false),
+		checkPluginOptions("dataset-opt", plugins.Dataset, *dataSpec, dataOpt),
+		checkEnv(*envSpec, envOpt, envGiven, *online > 0 || *evalEpisodes > 0),
+	); err != nil {
+		return err
+	}
+	choice, err := openBackend("train", *backendFlag)
+	if err != nil {
+		return err
+	}
+	ctx, release, err := onInterrupt("train", "stopping after the current update (online: the current episode), then writing a checkpoint")
+	if err != nil {
+		return err
+	}
+	defer release()
 	data, err := plugins.LoadDataset(*dataSpec, plugins.DatasetOptions{Path: *dataPath, Extra: dataOpt})
 	if err != nil {
 		return err
@@ -110,23 +132,27 @@ func runTrain(args []string) error {
 	cfg.EvalEvery, cfg.EvalEpisodes, cfg.EvalEnvs, cfg.LogEvery = *evalEvery, *evalEpisodes, *evalEnvs, *logEvery
 	cfg.CheckpointEvery, cfg.Keep, cfg.Seed, cfg.Out, cfg.Progress = *ckptEvery, *keep, *seed, *out, !*noProgress
 
-	choice, err := openBackend("train", *backendFlag)
-	if err != nil {
-		return err
-	}
-	backend := choice.Backend
 	cfg.Backend = choice.Name
 	makeEnv := func(i int) (plugins.Env, error) {
 		return plugins.MakeEnv(*envSpec, plugins.EnvOptions{Seed: *seed, Extra: envOpt})
 	}
-	tr, err := mvp.NewTrainer(backend, cfg, data, makeEnv)
+	tr, err := mvp.NewTrainer(choice.Backend, cfg, data, makeEnv)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	sum, err := tr.Run(ctx)
+	var stopped *mvp.InterruptedError
+	if errors.As(err, &stopped) {
+		if stopped.Checkpoint != "" {
+			return fmt.Errorf("%w during %s at step %d (%d environment steps), saved in checkpoint %s; run the same command to resume",
+				errInterrupted, stopped.During, stopped.Step, stopped.EnvSteps, stopped.Checkpoint)
+		}
+		return fmt.Errorf("%w before any update; nothing to save", errInterrupted)
+	}
 	if err != nil {
+		if ctx.Err() != nil { // a stop that went wrong is still a stop, and says why
+			return fmt.Errorf("%w: %w", errInterrupted, err)
+		}
 		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(sum)

@@ -5,10 +5,11 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 )
 
 type command struct {
@@ -39,26 +40,45 @@ func usage() {
 	fmt.Fprintf(os.Stderr, "\nRun 'mvp <command> -h' for a command's flags.\n")
 }
 
-func main() {
-	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+func main() { os.Exit(run(os.Args[1:])) }
+
+// run runs the command line args (without the program name) and returns the exit code: exitOK,
+// exitError (the message on stderr, once, prefixed "mvp <command>: "), exitUsage (a bad command
+// line, refused before any work) or exitInterrupted (stopped by a signal after saving its work).
+func run(args []string) int {
+	if len(args) < 1 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage()
-		if len(os.Args) < 2 {
-			os.Exit(2)
+		if len(args) < 1 {
+			return exitUsage
 		}
-		return
+		return exitOK
 	}
-	c, ok := commands[os.Args[1]]
+	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "mvp: unknown command %q\n\n", os.Args[1])
+		fmt.Fprintf(os.Stderr, "mvp: unknown command %q\n\n", args[0])
 		usage()
-		os.Exit(2)
+		return exitUsage
 	}
-	if err := c.run(os.Args[2:]); err != nil {
-		msg := err.Error()
-		if !strings.HasPrefix(msg, "mvp") {
-			msg = "mvp " + c.name + ": " + msg
+	err := c.run(args[1:])
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	}
+	fmt.Fprintln(os.Stderr, commandError(c.name, err))
+	var ue usageError
+	switch {
+	case errors.Is(err, errInterrupted):
+		return exitInterrupted
+	case errors.As(err, &ue):
+		name := c.name
+		var se subcommandError
+		if errors.As(err, &se) {
+			name = se.name
 		}
-		fmt.Fprintln(os.Stderr, msg)
-		os.Exit(1)
+		fmt.Fprintf(os.Stderr, "(run 'mvp %s -h' for its flags)\n", name)
+		return exitUsage
 	}
+	return exitError
 }
