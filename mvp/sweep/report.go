@@ -123,7 +123,7 @@ type Report struct {
 }
 
 type evalPoint struct {
-	step            int64
+	step             int64
 	success, return_ float64
 }
 

@@ -115,6 +115,8 @@ type Flags map[string]any
 // reserved flags are set by the sweep itself from the agent, task, seed and run directory.
 var reserved = []string{"agent", "dataset", "env", "seed", "out"}
 
+var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
 var flagName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 // ParseFile reads and validates a spec file.
@@ -147,6 +149,10 @@ func Parse(data []byte, name string) (*Spec, error) {
 				msg = fmt.Sprintf("field %q: %s", pe.LastKey, msg)
 			}
 			return nil, fmt.Errorf("sweep: %s:%d: %s", where, pe.Position.Line, msg)
+		}
+		// Type mismatches come as plain errors that carry the line and key in their text.
+		if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
+			return nil, fmt.Errorf("sweep: %s:%s: field %q: %s", where, m[1], m[2], m[3])
 		}
 		return nil, fmt.Errorf("sweep: %s: %w", where, err)
 	}

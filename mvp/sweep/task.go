@@ -72,6 +72,9 @@ func (t Process) Run(ctx context.Context) (int, error) {
 	cmd.Stdout = stdout
 	cmd.Stderr = io.MultiWriter(stderr, tail)
 	cmd.Env = append(os.Environ(), t.Env...)
+	// A grandchild that outlives the process (a simulator server) may hold its stderr open; do
+	// not wait for it longer than this after the process exited.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		rec.State, rec.End, rec.ExitCode, rec.Error = "exited", time.Now().UTC(), -1, err.Error()
 		_ = write()
