@@ -220,6 +220,12 @@ func sweepRun(args []string) error {
 		if err := printJSONLine(summary); err != nil {
 			return err
 		}
+	} else if !*dryRun || *executor == "local" {
+		states := map[string]int{}
+		for _, r := range results {
+			states[r.State]++
+		}
+		fmt.Fprintf(os.Stderr, "sweep %s: %d runs; %v; states %v (mvp sweep status %s)\n", spec.Name, len(results), counts, states, dir)
 	}
 	return runErr
 }
