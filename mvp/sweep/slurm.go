@@ -128,7 +128,8 @@ func (s Slurm) Submit(ctx context.Context, d *SweepDir, dryRun bool) (*SubmitRes
 		res := RunResult{Name: r.Name, State: st.State, Action: "skipped"}
 		switch {
 		case st.State == Done || st.State == Running:
-		case st.State == Pending && st.Job != "" && queued[st.Job+"_"+strconv.Itoa(r.Index)]:
+		case inQueue(queued, st.Job, r.Index):
+			// Queued and not started yet, or interrupted and requeued by Slurm (preemption).
 		default:
 			res.Action = "submitted"
 			due = append(due, r.Index)
@@ -196,14 +197,32 @@ func (s Slurm) Submit(ctx context.Context, d *SweepDir, dryRun bool) (*SubmitRes
 	return out, nil
 }
 
-// queuedTasks asks squeue which array tasks ("job_index") of the jobs named in d's queued records
-// are still pending or running.
+// inQueue tells whether the run's Slurm job ("123" from its queued record, or "123_4" from its
+// status record) is among the queued array tasks.
+func inQueue(queued map[string]bool, job string, index int) bool {
+	if job == "" {
+		return false
+	}
+	if !strings.Contains(job, "_") {
+		job += "_" + strconv.Itoa(index)
+	}
+	return queued[job]
+}
+
+// queuedTasks asks squeue which array tasks ("job_index") of the jobs named in d's queued and
+// status records are still pending or running.
 func (s Slurm) queuedTasks(ctx context.Context, d *SweepDir, dryRun bool) (map[string]bool, error) {
 	jobs := map[string]bool{}
 	for _, r := range d.Runs {
+		rd := RunDir(d.Dir, r.Name)
 		var q Queued
-		if ok, _ := readJSON(filepath.Join(RunDir(d.Dir, r.Name), QueuedFile), &q); ok && q.Job != "" {
+		if ok, _ := readJSON(filepath.Join(rd, QueuedFile), &q); ok && q.Job != "" {
 			jobs[q.Job] = true
+		}
+		var rec Record
+		if ok, _ := readJSON(filepath.Join(rd, StatusFile), &rec); ok && rec.Job != "" {
+			j, _, _ := strings.Cut(rec.Job, "_")
+			jobs[j] = true
 		}
 	}
 	out := map[string]bool{}

@@ -180,9 +180,21 @@ func TestSubmit(t *testing.T) {
 	if err != nil || res.Array != "1-3" || res.Job != "124" {
 		t.Errorf("resubmission: %+v %v", res, err)
 	}
+	// Run 2 was preempted (its record says interrupted, job 124_2) and Slurm requeued it; run 3
+	// is still queued; run 1's task vanished: only run 1 is due.
+	time.Sleep(10 * time.Millisecond)
+	r2 := d.Runs[2]
+	now = time.Now()
+	fakeRun(t, d.Dir, r2, &Record{State: "exited", Start: now, Heartbeat: now, ExitCode: 1, Error: "interrupted: x", Job: "124_2", Args: r2.Args(RunDir(d.Dir, r2.Name))}, nil, "")
+	t.Setenv("QUEUED", "124_2 124_3")
+	t.Setenv("JOB", "125")
+	res, err = s.Submit(context.Background(), d, false)
+	if err != nil || res.Array != "1" || res.Job != "125" {
+		t.Errorf("with a requeued task: %+v %v", res, err)
+	}
 	calls, _ := os.ReadFile(filepath.Join(tmp, "sbatch.calls"))
-	if n := strings.Count(string(calls), "--parsable"); n != 2 {
-		t.Errorf("sbatch called %d times, want 2", n)
+	if n := strings.Count(string(calls), "--parsable"); n != 3 {
+		t.Errorf("sbatch called %d times, want 3", n)
 	}
 	// A dry run submits nothing and returns the script.
 	res, err = s.Submit(context.Background(), d, true)
@@ -190,7 +202,7 @@ func TestSubmit(t *testing.T) {
 		t.Errorf("dry run: %v", err)
 	}
 	calls, _ = os.ReadFile(filepath.Join(tmp, "sbatch.calls"))
-	if n := strings.Count(string(calls), "--parsable"); n != 2 {
+	if n := strings.Count(string(calls), "--parsable"); n != 3 {
 		t.Errorf("the dry run called sbatch")
 	}
 }

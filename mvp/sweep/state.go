@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"github.com/gomvp/gomvp/mvp/runlog"
 )
 
@@ -232,6 +233,9 @@ func Prepare(dir string, spec *Spec, specText []byte) (*SweepDir, error) {
 	if err := os.MkdirAll(filepath.Join(dir, RunsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("sweep: %w", err)
 	}
+	if !specHasName(specText) { // the copy keeps the name the file name gave
+		specText = append([]byte(fmt.Sprintf("name = %q\n", spec.Name)), specText...)
+	}
 	if err := os.WriteFile(filepath.Join(dir, SpecFile), specText, 0o644); err != nil {
 		return nil, fmt.Errorf("sweep: %w", err)
 	}
@@ -239,6 +243,14 @@ func Prepare(dir string, spec *Spec, specText []byte) (*SweepDir, error) {
 		return nil, fmt.Errorf("sweep: %w", err)
 	}
 	return &SweepDir{Dir: dir, Spec: spec, Runs: runs}, nil
+}
+
+func specHasName(text []byte) bool {
+	var top struct {
+		Name string `toml:"name"`
+	}
+	_, err := toml.Decode(string(text), &top)
+	return err == nil && top.Name != ""
 }
 
 // Open reads a sweep directory written by Prepare.

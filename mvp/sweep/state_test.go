@@ -137,6 +137,19 @@ func TestPrepare(t *testing.T) {
 	if d, err := Prepare(dir, s3, task); err != nil || len(d.Runs) != 12 {
 		t.Errorf("appending a task: %v", err)
 	}
+	// A spec without a name keeps the one its file name gave.
+	noName := []byte(strings.Replace(baseSpec, `name = "t"`, "", 1))
+	s4, err := Parse(noName, "dir/study.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir4 := t.TempDir()
+	if _, err := Prepare(dir4, s4, noName); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := Open(dir4); err != nil || d.Spec.Name != "study" {
+		t.Errorf("reopened name: %v", err)
+	}
 	if _, err := Open(t.TempDir()); err == nil {
 		t.Error("Open of an empty directory: no error")
 	}
