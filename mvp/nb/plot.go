@@ -358,7 +358,7 @@ func niceTicks(lo, hi float64, n int) []float64 {
 	}
 	var ts []float64
 	for k := math.Ceil(lo / step); k*step <= hi+step*1e-9; k++ {
-		ts = append(ts, k*step) // k·step, not repeated additions, so 0 is exactly 0
+		ts = append(ts, k*step+0) // k·step, not repeated additions, so 0 is exactly 0 (+0: not −0)
 	}
 	return ts
 }

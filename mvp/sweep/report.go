@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io/fs"
 	"math"
 	"os"
@@ -325,9 +326,25 @@ func (r *Report) Markdown() string {
 
 // CurveSVG draws one task's learning curves: the mean success rate over seeds of each agent with
 // its 95 % confidence band.
-func (r *Report) CurveSVG(task string) string {
-	p := nb.NewPlot(task).Labels("training steps", "success rate").Size(420, 300).YRange(0, 1)
-	for _, a := range r.Agents {
+func (r *Report) CurveSVG(task string) string { return r.curvePlot(task, true).SVG() }
+
+// curvePlot draws one task; each agent keeps its colour in every panel, with or without a legend.
+func (r *Report) curvePlot(task string, legend bool) *nb.Plot {
+	var maxStep int64
+	for _, c := range r.Curves {
+		for _, p := range c.Points {
+			maxStep = max(maxStep, p.Step)
+		}
+	}
+	unit, label := 1.0, "training steps"
+	switch {
+	case maxStep >= 1_000_000:
+		unit, label = 1e6, "training steps (millions)"
+	case maxStep >= 10_000:
+		unit, label = 1e3, "training steps (thousands)"
+	}
+	p := nb.NewPlot(task).Labels(label, "success rate").Size(420, 300).YRange(0, 1)
+	for j, a := range r.Agents {
 		for _, c := range r.Curves {
 			if c.Task != task || c.Agent != a {
 				continue
@@ -335,26 +352,40 @@ func (r *Report) CurveSVG(task string) string {
 			x := make([]float64, len(c.Points))
 			m, lo, hi := make([]float64, len(x)), make([]float64, len(x)), make([]float64, len(x))
 			for k, pt := range c.Points {
-				x[k], m[k], lo[k], hi[k] = float64(pt.Step), pt.Mean, pt.Mean-pt.CI95, pt.Mean+pt.CI95
+				x[k], m[k], lo[k], hi[k] = float64(pt.Step)/unit, pt.Mean, pt.Mean-pt.CI95, pt.Mean+pt.CI95
 			}
-			p.Line(a, x, m).Band(x, lo, hi)
+			name := a
+			if !legend {
+				name = ""
+			}
+			p.Line(name, x, m).Color(agentColor(j)).Band(x, lo, hi)
 		}
 	}
-	return p.SVG()
+	return p
 }
 
-// FigureSVG puts every task's curves side by side, three panels a row (the paper's Figure 3).
+func agentColor(j int) string { return nb.Palette[j%len(nb.Palette)] }
+
+// FigureSVG puts every task's curves side by side, three panels a row, with one legend below
+// (the paper's Figure 3).
 func (r *Report) FigureSVG() string {
-	const w, h, cols = 420, 300, 3
+	const w, h, cols, legendH = 420, 300, 3, 28
 	n := len(r.Tasks)
 	rows := (n + cols - 1) / cols
-	width, height := w*min(n, cols), h*rows
+	width, height := w*min(n, cols), h*rows+legendH
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">`, width, height, width, height)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`, width, height, width, height)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`, width, height)
 	for i, t := range r.Tasks {
-		panel := r.CurveSVG(t)
+		panel := r.curvePlot(t, false).SVG()
 		panel = strings.Replace(panel, "<svg ", fmt.Sprintf(`<svg x="%d" y="%d" `, w*(i%cols), h*(i/cols)), 1)
 		b.WriteString(panel)
+	}
+	x, y := 20.0, float64(h*rows)+legendH/2
+	for j, a := range r.Agents {
+		fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="%s" stroke-width="3"/>`, x, y, x+22, y, agentColor(j))
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" fill="#222">%s</text>`, x+28, y+4, html.EscapeString(a))
+		x += 40 + 7.5*float64(len([]rune(a)))
 	}
 	b.WriteString("</svg>\n")
 	return b.String()

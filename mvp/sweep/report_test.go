@@ -198,6 +198,13 @@ func TestReport(t *testing.T) {
 	if strings.Count(string(fig), "<svg") != 3 {
 		t.Errorf("curves.svg should hold two panels")
 	}
+	// One legend below the panels; each agent has the same colour in every panel.
+	if !strings.Contains(string(fig), `stroke="#ff7f0e" stroke-width="3"/><text x="`) || !strings.Contains(string(fig), `>y</text></svg>`) {
+		t.Errorf("curves.svg lacks the shared legend")
+	}
+	if strings.Count(string(fig), `<polyline fill="none" stroke="#1f77b4"`) != 2 || strings.Count(string(fig), `<polyline fill="none" stroke="#ff7f0e"`) != 2 {
+		t.Errorf("agent colours differ between panels")
+	}
 	var back Report
 	js, _ := os.ReadFile(filepath.Join(out, "report.json"))
 	if err := json.Unmarshal(js, &back); err != nil || len(back.Runs) != 12 || !near(back.Table[0][0].CI95, 0.8956686) {
