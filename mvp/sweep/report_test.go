@@ -215,3 +215,29 @@ func TestReport(t *testing.T) {
 		t.Errorf("table.csv:\n%s", csv)
 	}
 }
+
+// TestReportBeforeAnyEvaluation: a sweep that has not evaluated anything yet still reports: every
+// run pending, empty cells, empty curves.
+func TestReportBeforeAnyEvaluation(t *testing.T) {
+	s, err := Parse([]byte(localSpec), "loc.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Prepare(t.TempDir(), s, []byte(localSpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := d.BuildReport(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Runs) != 4 || rep.Runs[0].State != Pending || rep.Table[0][0].N != 0 || rep.Table[0][0].Best || len(rep.Curves) != 0 {
+		t.Errorf("report %+v", rep)
+	}
+	if !strings.Contains(rep.Markdown(), "| pm | – | – |") {
+		t.Errorf("markdown:\n%s", rep.Markdown())
+	}
+	if _, err := rep.Write(filepath.Join(d.Dir, "report")); err != nil {
+		t.Fatal(err)
+	}
+}
