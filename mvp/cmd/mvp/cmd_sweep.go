@@ -95,14 +95,20 @@ func printJSONLine(v any) error { return json.NewEncoder(os.Stdout).Encode(v) }
 
 var usageFlag = regexp.MustCompile(`(?m)^\s+-([A-Za-z0-9][A-Za-z0-9_.-]*)`)
 
+// usageFlags reads the flag names out of a flag package usage text.
+func usageFlags(usage string) map[string]bool {
+	known := map[string]bool{}
+	for _, m := range usageFlag.FindAllStringSubmatch(usage, -1) {
+		known[m[1]] = true
+	}
+	return known
+}
+
 // checkTrainFlags refuses flags that `mvp train` of binary exe does not have, before any run
 // starts (a typo would otherwise fail every array task).
 func checkTrainFlags(exe string, runs []sweep.Run) error {
 	out, _ := exec.Command(exe, "train", "-h").CombinedOutput() // -h exits non-zero
-	known := map[string]bool{}
-	for _, m := range usageFlag.FindAllStringSubmatch(string(out), -1) {
-		known[m[1]] = true
-	}
+	known := usageFlags(string(out))
 	if len(known) == 0 {
 		return fmt.Errorf("mvp sweep: could not read the flags of %s train", exe)
 	}
