@@ -10,6 +10,8 @@ require (
 	k8s.io/klog/v2 v2.140.0
 )
 
+require github.com/BurntSushi/toml v1.6.0
+
 require (
 	codeberg.org/sbinet/npyio v0.14.0
 	github.com/go-logr/logr v1.4.3 // indirect

@@ -431,3 +431,30 @@ func TestAskIntOutsideANotebookReturnsTheDefault(t *testing.T) {
 		t.Fatal("AskInt waited outside a notebook")
 	}
 }
+
+func TestBandSharesItsLineColourAndEnclosesIt(t *testing.T) {
+	x := []float64{0, 1, 2, 3}
+	m := []float64{0.2, 0.4, math.NaN(), 0.8}
+	lo := []float64{0.1, 0.3, 0.5, 0.7}
+	hi := []float64{0.3, 0.5, 0.7, 0.9}
+	els := parseXML(t, NewPlot("").YRange(0, 1).Line("a", x, m).Band(x, lo, hi).Line("b", x, lo).SVG())
+	polys := byName(els, "polygon")
+	lines := byName(els, "polyline")
+	if len(polys) != 1 || len(lines) != 3 { // "a" is split by its NaN; the band is not
+		t.Fatalf("%d polygons and %d polylines, want 1 and 3", len(polys), len(lines))
+	}
+	if polys[0].attrs["fill"] != Palette[0] || lines[0].attrs["stroke"] != Palette[0] || lines[2].attrs["stroke"] != Palette[1] {
+		t.Errorf("colours: band %s, line a %s, line b %s; want the band in a's colour and b in the next one",
+			polys[0].attrs["fill"], lines[0].attrs["stroke"], lines[2].attrs["stroke"])
+	}
+	// Upper edge left to right, then the lower edge back: 8 points, the first above the last.
+	var pts [][2]float64
+	for _, f := range strings.Fields(polys[0].attrs["points"]) {
+		var px, py float64
+		fmt.Sscanf(f, "%g,%g", &px, &py)
+		pts = append(pts, [2]float64{px, py})
+	}
+	if len(pts) != 8 || pts[0][0] != pts[7][0] || !(pts[0][1] < pts[7][1]) || !(pts[3][0] > pts[0][0]) {
+		t.Errorf("band polygon %v", pts)
+	}
+}

@@ -34,13 +34,14 @@ const (
 	lineLayer layerKind = iota
 	scatterLayer
 	segmentLayer
+	bandLayer
 )
 
 type layer struct {
 	name   string
 	kind   layerKind
 	x, y   []float64
-	x2, y2 []float64 // segment ends
+	x2, y2 []float64 // segment ends; for a band, y2 is the upper edge
 	color  string
 	radius float64
 }
@@ -85,6 +86,17 @@ func (p *Plot) Segments(name string, x0, y0, x1, y1 []float64) *Plot {
 	return p
 }
 
+// Band shades the area between lo[i] and hi[i] over x[i] in the colour of the last added layer,
+// without a legend entry: a confidence band around the line added before it.
+func (p *Plot) Band(x, lo, hi []float64) *Plot {
+	c := p.nextColor()
+	if n := len(p.layers); n > 0 {
+		c = p.layers[n-1].color
+	}
+	p.layers = append(p.layers, layer{kind: bandLayer, x: x, y: lo, x2: x, y2: hi, color: c})
+	return p
+}
+
 // Color overrides the colour of the last added layer (any SVG colour).
 func (p *Plot) Color(c string) *Plot {
 	if n := len(p.layers); n > 0 {
@@ -93,7 +105,16 @@ func (p *Plot) Color(c string) *Plot {
 	return p
 }
 
-func (p *Plot) nextColor() string { return Palette[len(p.layers)%len(Palette)] }
+// nextColor cycles the palette over the layers that have a colour of their own (bands share their line's).
+func (p *Plot) nextColor() string {
+	n := 0
+	for _, l := range p.layers {
+		if l.kind != bandLayer {
+			n++
+		}
+	}
+	return Palette[n%len(Palette)]
+}
 
 func indexIfNil(x []float64, n int) []float64 {
 	if x != nil {
@@ -244,6 +265,27 @@ func (p *Plot) SVG() string {
 				}
 			}
 			b.WriteString(`</g>`)
+		case bandLayer:
+			// One polygon per run of finite points: along the upper edge, back along the lower one.
+			var up, down []string
+			flush := func() {
+				if len(up) > 0 {
+					for i := len(down) - 1; i >= 0; i-- {
+						up = append(up, down[i])
+					}
+					fmt.Fprintf(&b, `<polygon fill="%s" fill-opacity="0.18" stroke="none" points="%s"/>`, l.color, strings.Join(up, " "))
+				}
+				up, down = up[:0], down[:0]
+			}
+			for i := range segCount(l) {
+				if !ok(l.x[i], l.y[i]) || !ok(l.x2[i], l.y2[i]) {
+					flush()
+					continue
+				}
+				up = append(up, fmt.Sprintf("%.1f,%.1f", px(l.x2[i]), py(l.y2[i])))
+				down = append(down, fmt.Sprintf("%.1f,%.1f", px(l.x[i]), py(l.y[i])))
+			}
+			flush()
 		case segmentLayer:
 			fmt.Fprintf(&b, `<g stroke="%s" stroke-opacity="0.6" stroke-width="1">`, l.color)
 			for i := range segCount(l) {
@@ -277,7 +319,7 @@ func (p *Plot) SVG() string {
 }
 
 func segCount(l layer) int {
-	if l.kind != segmentLayer {
+	if l.kind != segmentLayer && l.kind != bandLayer {
 		return 0
 	}
 	return min(len(l.x), len(l.y), len(l.x2), len(l.y2))
@@ -316,7 +358,7 @@ func niceTicks(lo, hi float64, n int) []float64 {
 	}
 	var ts []float64
 	for k := math.Ceil(lo / step); k*step <= hi+step*1e-9; k++ {
-		ts = append(ts, k*step) // k·step, not repeated additions, so 0 is exactly 0
+		ts = append(ts, k*step+0) // k·step, not repeated additions, so 0 is exactly 0 (+0: not −0)
 	}
 	return ts
 }
