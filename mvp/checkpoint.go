@@ -42,7 +42,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 type checkpointHeader struct {
 	Step      int64           `json:"step"`
-	Agent     AgentConfig     `json:"agent"`
+	Agent     Spec            `json:"agent"`
 	State     json.RawMessage `json:"state,omitempty"`
 	Variables []checkpointVar `json:"variables"`
 }
@@ -62,7 +62,7 @@ func SaveCheckpoint(dir string, step int64, a *Agent, state any, keep int) (stri
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("mvp: checkpoint directory: %w", err)
 	}
-	hdr := checkpointHeader{Step: step, Agent: a.Config}
+	hdr := checkpointHeader{Step: step, Agent: a.Spec}
 	if state != nil {
 		raw, err := json.Marshal(state)
 		if err != nil {
@@ -204,7 +204,7 @@ func pruneCheckpoints(dir string, keep int) error {
 type Checkpoint struct {
 	Path  string
 	Step  int64
-	Agent AgentConfig
+	Agent Spec
 	// State is the caller's JSON state, to unmarshal into its own type.
 	State json.RawMessage
 	vars  []checkpointVar
@@ -295,13 +295,10 @@ func (ck *Checkpoint) Restore(store *model.Store) error {
 	return nil
 }
 
-// LoadAgent rebuilds the agent saved in ck on backend: same config, every variable restored, so
-// acting and further updates continue exactly where the saved run stopped. gen replaces the kind's
-// generator when the checkpoint was made with a custom one (nil: the kind's).
-func LoadAgent(backend compute.Backend, ck *Checkpoint, gen Generator) (*Agent, error) {
-	cfg := ck.Agent
-	cfg.Generator = gen
-	a, err := newAgentShell(backend, cfg)
+// LoadAgent rebuilds the agent saved in ck on backend from its spec, every variable restored, so
+// acting and further updates continue exactly where the saved run stopped.
+func LoadAgent(backend compute.Backend, ck *Checkpoint) (*Agent, error) {
+	a, err := newAgentShell(backend, ck.Agent)
 	if err != nil {
 		return nil, err
 	}

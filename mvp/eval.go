@@ -44,7 +44,7 @@ func Evaluate(a *Agent, envs []plugins.Env, opt EvalOptions) (EvalResult, error)
 	if opt.Episodes <= 0 {
 		opt.Episodes = 50
 	}
-	c := a.Config
+	c := a.Spec
 	for i, e := range envs {
 		if e.ObservationDim() != c.ObsDim || e.ActionDim() != c.ActDim {
 			return EvalResult{}, fmt.Errorf("mvp: evaluate: environment %d has observation/action dims %d/%d, the agent %d/%d",

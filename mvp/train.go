@@ -8,6 +8,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -19,32 +22,46 @@ import (
 // TrainConfig configures offline-to-online training (method.md §3). Start from
 // DefaultTrainConfig; every default of the paper's protocol is a field.
 type TrainConfig struct {
-	Agent AgentConfig
+	Agent Spec `json:"agent"`
 	// OfflineSteps of updates on the dataset (paper: 1M), then OnlineSteps environment steps
 	// (paper: 1M) with the replay buffer initialised from the dataset.
-	OfflineSteps, OnlineSteps int
+	OfflineSteps int `json:"offline_steps"`
+	OnlineSteps  int `json:"online_steps"`
 	// StartSteps: online updates begin after this many environment steps (default 5000).
-	StartSteps int
+	StartSteps int `json:"start_steps"`
 	// UTD is the number of updates per online environment step (default 1).
-	UTD int
+	UTD int `json:"utd"`
 	// EvalEvery steps (default 100k; 0 disables periodic evaluation), with EvalEpisodes episodes
 	// (default 50) over EvalEnvs parallel environments (default 10). Evaluation also runs at the end.
-	EvalEvery, EvalEpisodes, EvalEnvs int
+	EvalEvery    int `json:"eval_every"`
+	EvalEpisodes int `json:"eval_episodes"`
+	EvalEnvs     int `json:"eval_envs"`
 	// LogEvery steps, training metrics averaged over the interval are logged (default 1000).
-	LogEvery int
+	LogEvery int `json:"log_every"`
 	// CheckpointEvery steps (default 100k, 0 disables periodic checkpoints; one is always written at
 	// the end); Keep checkpoints are kept (default 3).
-	CheckpointEvery, Keep int
+	CheckpointEvery int `json:"checkpoint_every"`
+	Keep            int `json:"keep"`
 	// Seed of everything: parameters, data sampling, environments, evaluation.
-	Seed int64
+	Seed int64 `json:"seed"`
 	// Out is the run directory: checkpoints/, metrics.jsonl, train.csv, eval.csv, TensorBoard events.
-	Out string
+	Out string `json:"-"`
 	// Progress shows a progress bar on a terminal (default true).
-	Progress bool
+	Progress bool `json:"-"`
+	// AllowChange names the settings (of ResumeChangeable, plus "seed") that may differ from the
+	// stored run when resuming. Any other difference is an error listing the fields. A listed
+	// setting takes the new value, except "seed", which always comes from the run: listing it only
+	// says "the seed was not given, take the run's".
+	AllowChange []string `json:"-"`
 }
 
+// ResumeChangeable are the settings a resumed run may change with TrainConfig.AllowChange:
+// budgets (no lower than the steps already done) and evaluation, logging and retention cadence.
+// Everything else would make the resumed run differ from one that ran unbroken.
+var ResumeChangeable = []string{"offline_steps", "online_steps", "eval_every", "eval_episodes", "eval_envs", "log_every", "keep"}
+
 // DefaultTrainConfig returns the paper's protocol for agent.
-func DefaultTrainConfig(agent AgentConfig) TrainConfig {
+func DefaultTrainConfig(agent Spec) TrainConfig {
 	return TrainConfig{
 		Agent: agent, OfflineSteps: 1_000_000, OnlineSteps: 1_000_000, StartSteps: 5000, UTD: 1,
 		EvalEvery: 100_000, EvalEpisodes: 50, EvalEnvs: 10, LogEvery: 1000,
@@ -72,6 +89,8 @@ type trainState struct {
 	Episodes int64 `json:"episodes"`  // online episodes finished
 	// Online holds the transitions collected online, so a resumed run rebuilds the same buffer.
 	Online *datasets.Dataset `json:"online,omitempty"`
+	// Config is the run's configuration, compared with the given one on resume.
+	Config *TrainConfig `json:"config,omitempty"`
 }
 
 // EnvMaker creates the i-th environment instance (0 … for evaluation, collection uses its own).
@@ -150,17 +169,18 @@ func NewTrainer(backend compute.Backend, cfg TrainConfig, data *datasets.Dataset
 		return nil, err
 	}
 	if ck != nil {
-		t.Agent, err = LoadAgent(backend, ck, cfg.Agent.Generator)
+		t.Agent, err = LoadAgent(backend, ck)
 		if err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal(ck.State, &t.state); err != nil {
 			return nil, fmt.Errorf("mvp: checkpoint %s: training state: %w", ck.Path, err)
 		}
+		if err := t.checkResume(ck); err != nil {
+			return nil, err
+		}
 		t.resumed = t.state.Step
 		t.lastCkp = ck.Path
-		t.Config.Agent = ck.Agent
-		t.Config.Agent.Generator = cfg.Agent.Generator
 	} else {
 		ac := cfg.Agent
 		ac.Seed = cfg.Seed
@@ -171,6 +191,59 @@ func NewTrainer(backend compute.Backend, cfg TrainConfig, data *datasets.Dataset
 		}
 	}
 	return t, nil
+}
+
+// checkResume compares the stored run with t.Config: fields that differ are an error unless
+// allowed; allowed ones take the new value, except the seed, which is always the run's.
+func (t *Trainer) checkResume(ck *Checkpoint) error {
+	given := t.Config
+	given.Agent.Seed = given.Seed
+	stored := TrainConfig{Agent: ck.Agent, Seed: ck.Agent.Seed}
+	if t.state.Config != nil {
+		stored = *t.state.Config
+		stored.Agent = ck.Agent
+	}
+	diff := trainConfigDiff(stored, given)
+	allowed := map[string]bool{}
+	for _, f := range given.AllowChange {
+		f = strings.ReplaceAll(strings.TrimSpace(f), "-", "_")
+		if f != "seed" && !slices.Contains(ResumeChangeable, f) {
+			return fmt.Errorf("mvp: train: setting %q cannot change on resume (changeable: %s)", f, strings.Join(ResumeChangeable, ", "))
+		}
+		allowed[f] = true
+	}
+	var bad []string
+	for _, d := range diff {
+		name, _, _ := strings.Cut(d, ":")
+		if !allowed[strings.TrimPrefix(name, "agent.")] || name == "agent.seed" && !allowed["seed"] {
+			bad = append(bad, d)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("mvp: train: %s holds a run whose settings differ (stored → given): %s; "+
+			"use a new --out, or --allow-change for the ones of %s", t.Config.Out, strings.Join(bad, "; "), strings.Join(ResumeChangeable, ", "))
+	}
+	if t.state.Step > int64(given.OfflineSteps) && given.OfflineSteps < stored.OfflineSteps {
+		return fmt.Errorf("mvp: train: offline_steps %d is below the %d updates the run has done", given.OfflineSteps, t.state.Step)
+	}
+	if t.state.EnvSteps > int64(given.OnlineSteps) {
+		return fmt.Errorf("mvp: train: online_steps %d is below the %d environment steps the run has done", given.OnlineSteps, t.state.EnvSteps)
+	}
+	t.Config.Agent, t.Config.Seed = ck.Agent, ck.Agent.Seed
+	return nil
+}
+
+// trainConfigDiff lists the settings where b differs from a ("field: a → b").
+func trainConfigDiff(a, b TrainConfig) []string {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	var ma, mb map[string]any
+	_ = json.Unmarshal(ja, &ma)
+	_ = json.Unmarshal(jb, &mb)
+	var out []string
+	diffJSON("", ma, mb, &out)
+	sort.Strings(out)
+	return out
 }
 
 func (t *Trainer) checkpointDir() string { return filepath.Join(t.Config.Out, "checkpoints") }
@@ -259,8 +332,7 @@ func (t *Trainer) update(ctx context.Context, s *datasets.Sampler, b *datasets.B
 	if err := s.SampleInto(b); err != nil {
 		return fmt.Errorf("mvp: train: %w", err)
 	}
-	m, err := t.Agent.Update(&Batch{Size: b.Size, Obs: b.Observations, Actions: b.Actions, ChunkReward: b.Rewards,
-		NextObs: b.NextObservations, Mask: b.Masks, Valid: b.Valid})
+	m, err := t.Agent.Update(b)
 	if err != nil {
 		if errors.Is(err, ErrDiverged) {
 			where := "no checkpoint was written yet"
@@ -480,6 +552,8 @@ func (t *Trainer) evaluate() (EvalResult, error) {
 }
 
 func (t *Trainer) checkpoint() error {
+	cfg := t.Config
+	t.state.Config = &cfg
 	p, err := SaveCheckpoint(t.checkpointDir(), t.state.Step, t.Agent, t.state, t.Config.Keep)
 	if err != nil {
 		return err

@@ -79,7 +79,7 @@ func runEval(args []string) error {
 	if *candidates > 0 {
 		ck.Agent.Candidates = *candidates
 	}
-	agent, err := mvp.LoadAgent(backend, ck, nil)
+	agent, err := mvp.LoadAgent(backend, ck)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func runEval(args []string) error {
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"checkpoint": ck.Path, "step": ck.Step, "agent": ck.Agent.Kind, "env": *envSpec,
 		"episodes": res.Episodes, "success_rate": res.SuccessRate, "mean_return": res.MeanReturn,
-		"mean_length": res.MeanLength, "gif": *gifPath, "candidates": agent.Config.Candidates,
+		"mean_length": res.MeanLength, "gif": *gifPath, "candidates": agent.Spec.Candidates,
 	})
 }
 

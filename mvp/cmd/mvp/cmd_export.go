@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gomvp/gomvp/datasets"
 	"github.com/gomvp/gomvp/mvp"
 	"github.com/gomvp/gomvp/mvp/deploy"
 	"github.com/gomvp/gomvp/xla/export"
@@ -45,7 +44,6 @@ func runExport(args []string) error {
 	out := fs.String("out", "", "output file (onnx, stablehlo) or directory (gomlx)")
 	batch := fs.Int("batch", 1, "static batch size of the onnx/stablehlo graph; 0 (onnx only): a symbolic batch axis")
 	plugin := fs.String("plugin", "cpu", "PJRT plugin for stablehlo: a name found in PJRT_PLUGIN_LIBRARY_PATH, or an absolute path to the .so")
-	normPath := fs.String("norm", "", "JSON file with the datasets.Normalization the agent was trained under (obs/act shift and scale); default none")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -78,18 +76,7 @@ func runExport(args []string) error {
 	default:
 		return fmt.Errorf("--format %q is not onnx, gomlx or stablehlo", *format)
 	}
-	var norm *datasets.Normalization
-	if *normPath != "" {
-		raw, err := os.ReadFile(*normPath)
-		if err != nil {
-			return fmt.Errorf("--norm: %w", err)
-		}
-		norm = new(datasets.Normalization)
-		if err := json.Unmarshal(raw, norm); err != nil {
-			return fmt.Errorf("--norm %s: %w", *normPath, err)
-		}
-	}
-	policy, source, err := loadPolicy(*ckpt, norm)
+	policy, source, err := loadPolicy(*ckpt)
 	if err != nil {
 		return err
 	}
@@ -140,7 +127,7 @@ func runExport(args []string) error {
 
 // loadPolicy reads a policy directory, a checkpoint file, or the newest valid checkpoint of a run
 // or checkpoint directory.
-func loadPolicy(path string, norm *datasets.Normalization) (*deploy.Policy, string, error) {
+func loadPolicy(path string) (*deploy.Policy, string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("--checkpoint: %w", err)
@@ -150,13 +137,10 @@ func loadPolicy(path string, norm *datasets.Normalization) (*deploy.Policy, stri
 		if err != nil {
 			return nil, "", err
 		}
-		p, err := mvp.PolicyFromCheckpoint(ck, norm)
+		p, err := mvp.PolicyFromCheckpoint(ck)
 		return p, ck.Path, err
 	}
 	if _, err := os.Stat(filepath.Join(path, deploy.ConfigFile)); err == nil {
-		if norm != nil {
-			return nil, "", fmt.Errorf("--norm cannot be applied to policy directory %s: its normalisation is fixed at export", path)
-		}
 		p, err := deploy.Load(path)
 		return p, path, err
 	}
@@ -171,7 +155,7 @@ func loadPolicy(path string, norm *datasets.Normalization) (*deploy.Policy, stri
 	if ck == nil {
 		return nil, "", fmt.Errorf("--checkpoint %s: no checkpoint (ckpt-*.gmvp) or %s found", path, deploy.ConfigFile)
 	}
-	p, err := mvp.PolicyFromCheckpoint(ck, norm)
+	p, err := mvp.PolicyFromCheckpoint(ck)
 	return p, ck.Path, err
 }
 
