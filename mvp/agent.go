@@ -52,7 +52,29 @@ func NewAgent(backend compute.Backend, spec Spec) (*Agent, error) {
 	if err := a.initialize(); err != nil {
 		return nil, err
 	}
+	// The optimizer state is created now rather than at the first update (same initial values), so
+	// that a checkpoint of a fresh agent holds every variable the spec declares.
+	if err := a.declareVariables(); err != nil {
+		return nil, err
+	}
+	if err := a.Store.InitializeVariables(backend, nil); err != nil {
+		return nil, fmt.Errorf("mvp: agent %q: initialising the optimizer state: %w", spec.Kind, err)
+	}
 	return a, nil
+}
+
+// declareVariables compiles, without running, the update graph, which declares every variable of
+// the agent (generator, critic, target critic, optimizer state, RNG state) with its shape and
+// allocates none of them. The compiled graph is the one the first Update runs.
+func (a *Agent) declareVariables() error {
+	c := a.Spec
+	b, f := c.BatchSize, dtypes.Float32
+	_, err := a.updateExec.Compile(shapes.Make(f, b, c.ObsDim), shapes.Make(f, b, c.ChunkDim()), shapes.Make(f, b),
+		shapes.Make(f, b, c.ObsDim), shapes.Make(f, b), shapes.Make(f, b, c.Horizon))
+	if err != nil {
+		return fmt.Errorf("mvp: agent %q: building the update graph: %w", c.Kind, err)
+	}
+	return nil
 }
 
 // newAgentShell builds everything but the variables (used by NewAgent and by checkpoint loading).

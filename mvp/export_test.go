@@ -196,7 +196,7 @@ func TestNonDefaultGeneratorTravels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := SpecDiff(a.Spec, ck.Agent); len(d) > 0 {
+			if d := SpecDiff(a.Spec, ck.Spec); len(d) > 0 {
 				t.Fatalf("checkpoint spec differs from the trained agent's: %v", d)
 			}
 			c := a.Spec

@@ -196,6 +196,27 @@ func (s Spec) Validate() error {
 	case s.Generator.Lambda < 0:
 		return fmt.Errorf("mvp: agent %q: generator lambda=%g must be ≥ 0", s.Kind, s.Generator.Lambda)
 	}
+	// Bounds far above any real agent, so that a crafted spec cannot make the graph absurd.
+	for _, f := range []struct {
+		name string
+		v    int
+		max  int
+	}{
+		{"obs_dim", s.ObsDim, 1 << 24}, {"act_dim", s.ActDim, 1 << 16}, {"horizon", s.Horizon, 1 << 12},
+		{"candidates", s.Candidates, 1 << 16}, {"batch_size", s.BatchSize, 1 << 24},
+		{"critic.Ensemble", s.Critic.Ensemble, 1 << 10}, {"generator.steps", s.Generator.Steps, 1 << 12},
+		{"generator.fourier_frequencies", s.Generator.FourierFrequencies, 64},
+		{"generator.hidden layers", len(s.Generator.Hidden), 1 << 8}, {"critic.Hidden layers", len(s.Critic.Hidden), 1 << 8},
+	} {
+		if f.v > f.max {
+			return fmt.Errorf("mvp: agent %q: %s=%d is above %d", s.Kind, f.name, f.v, f.max)
+		}
+	}
+	for _, w := range append(slices.Clone(s.Generator.Hidden), s.Critic.Hidden...) {
+		if w <= 0 || w > 1<<16 {
+			return fmt.Errorf("mvp: agent %q: hidden width %d must be in [1, %d]", s.Kind, w, 1<<16)
+		}
+	}
 	switch s.Generator.Type {
 	case policy.MeanFlow, policy.Flow, policy.Regression:
 		if err := s.Generator.Sampler.Validate(); err != nil {

@@ -87,7 +87,8 @@ type trainState struct {
 	Step     int64 `json:"step"`      // updates done (offline + online)
 	EnvSteps int64 `json:"env_steps"` // online environment steps done
 	Episodes int64 `json:"episodes"`  // online episodes finished
-	// Online holds the transitions collected online, so a resumed run rebuilds the same buffer.
+	// Online held every online transition in version-1 checkpoints; it is read, never written:
+	// the transitions now live in replay segments (replay.go).
 	Online *datasets.Dataset `json:"online,omitempty"`
 	// Config is the run's configuration, compared with the given one on resume.
 	Config *TrainConfig `json:"config,omitempty"`
@@ -106,12 +107,18 @@ type Trainer struct {
 	// a notebook, custom stopping rules).
 	AfterUpdate func(step int64, metrics map[string]float64)
 
-	state   trainState
-	resumed int64
-	log     *runlog.Logger
-	bar     *runlog.Progress
-	lastCkp string
-	lastM   map[string]float64
+	state trainState
+	// replay lists the replay segments written so far; restored holds their transitions after a
+	// resume until the online phase puts them back into the buffer; pending collects the
+	// transitions since the last checkpoint, written as the next segment.
+	replay   []ReplaySegment
+	restored *datasets.Dataset
+	pending  *datasets.Dataset
+	resumed  int64
+	log      *runlog.Logger
+	bar      *runlog.Progress
+	lastCkp  string
+	lastM    map[string]float64
 	// lastEval is the latest evaluation, shown on the progress bar.
 	lastEval *EvalResult
 }
@@ -179,6 +186,9 @@ func NewTrainer(backend compute.Backend, cfg TrainConfig, data *datasets.Dataset
 		if err := t.checkResume(ck); err != nil {
 			return nil, err
 		}
+		if err := t.restoreReplay(ck); err != nil {
+			return nil, err
+		}
 		t.resumed = t.state.Step
 		t.lastCkp = ck.Path
 	} else {
@@ -198,10 +208,10 @@ func NewTrainer(backend compute.Backend, cfg TrainConfig, data *datasets.Dataset
 func (t *Trainer) checkResume(ck *Checkpoint) error {
 	given := t.Config
 	given.Agent.Seed = given.Seed
-	stored := TrainConfig{Agent: ck.Agent, Seed: ck.Agent.Seed}
+	stored := TrainConfig{Agent: ck.Spec, Seed: ck.Spec.Seed}
 	if t.state.Config != nil {
 		stored = *t.state.Config
-		stored.Agent = ck.Agent
+		stored.Agent = ck.Spec
 	}
 	diff := trainConfigDiff(stored, given)
 	allowed := map[string]bool{}
@@ -229,7 +239,40 @@ func (t *Trainer) checkResume(ck *Checkpoint) error {
 	if t.state.EnvSteps > int64(given.OnlineSteps) {
 		return fmt.Errorf("mvp: train: online_steps %d is below the %d environment steps the run has done", given.OnlineSteps, t.state.EnvSteps)
 	}
-	t.Config.Agent, t.Config.Seed = ck.Agent, ck.Agent.Seed
+	t.Config.Agent, t.Config.Seed = ck.Spec, ck.Spec.Seed
+	return nil
+}
+
+// restoreReplay reads the online transitions the checkpoint covers: its replay segments, or the
+// JSON copy of a version-1 checkpoint (written as the first segment at the next checkpoint).
+func (t *Trainer) restoreReplay(ck *Checkpoint) error {
+	c := t.Config.Agent
+	if old := t.state.Online; old != nil {
+		t.state.Online = nil
+		if old.Len() != int(t.state.EnvSteps) {
+			return fmt.Errorf("mvp: train: checkpoint %s holds %d online transitions for %d environment steps", ck.Path, old.Len(), t.state.EnvSteps)
+		}
+		t.restored, t.pending = old, old.Clone()
+		return nil
+	}
+	var rows int64
+	for _, s := range ck.Replay {
+		rows += int64(s.Rows)
+	}
+	if rows != t.state.EnvSteps {
+		return fmt.Errorf("mvp: train: checkpoint %s covers %d online transitions in its replay segments for %d environment steps", ck.Path, rows, t.state.EnvSteps)
+	}
+	if err := RemoveReplayAfter(t.checkpointDir(), rows); err != nil {
+		return err
+	}
+	if len(ck.Replay) == 0 {
+		return nil
+	}
+	d, err := ReadReplay(t.checkpointDir(), ck.Replay, c.ObsDim, c.ActDim)
+	if err != nil {
+		return fmt.Errorf("mvp: train: resuming from %s: %w", ck.Path, err)
+	}
+	t.replay, t.restored = ck.Replay, d
 	return nil
 }
 
@@ -423,17 +466,18 @@ func (t *Trainer) online(ctx context.Context) error {
 	}
 	defer env.Close()
 	c := cfg.Agent
-	if t.state.Online == nil {
-		t.state.Online = &datasets.Dataset{Name: "online", ObsDim: c.ObsDim, ActDim: c.ActDim}
+	if t.pending == nil {
+		t.pending = &datasets.Dataset{Name: "online", ObsDim: c.ObsDim, ActDim: c.ActDim}
 	}
 	buf, err := datasets.NewReplayBuffer(t.Data, t.Data.Len()+cfg.OnlineSteps)
 	if err != nil {
 		return fmt.Errorf("mvp: train: %w", err)
 	}
-	if t.state.Online.Len() > 0 {
-		if err := buf.AddDataset(t.state.Online); err != nil {
+	if t.restored != nil {
+		if err := buf.AddDataset(t.restored); err != nil {
 			return fmt.Errorf("mvp: train: restoring online transitions: %w", err)
 		}
+		t.restored = nil
 	}
 	b := datasets.NewBatch(c.BatchSize, c.ObsDim, c.ActDim, c.Horizon)
 	s := t.sampler(buf)
@@ -451,7 +495,6 @@ func (t *Trainer) online(ctx context.Context) error {
 	epSteps := 0
 	var chunk []float32
 	k := c.Horizon
-	on := t.state.Online
 	for t.state.EnvSteps < int64(cfg.OnlineSteps) {
 		if k == c.Horizon {
 			chunk, err = t.Agent.Act(obs, rng)
@@ -478,7 +521,7 @@ func (t *Trainer) online(ctx context.Context) error {
 		if err := buf.Add(tr); err != nil {
 			return fmt.Errorf("mvp: train: %w", err)
 		}
-		appendTransition(on, tr)
+		appendTransition(t.pending, tr)
 		t.state.EnvSteps++
 		obs = st.Observation
 		if t.state.EnvSteps > int64(cfg.StartSteps) {
@@ -512,6 +555,13 @@ func (t *Trainer) online(ctx context.Context) error {
 		t.bar.Finish(t.state.EnvSteps)
 	}
 	return nil
+}
+
+func pendingLen(d *datasets.Dataset) int {
+	if d == nil {
+		return 0
+	}
+	return d.Len()
 }
 
 func appendTransition(d *datasets.Dataset, tr datasets.Transition) {
@@ -554,10 +604,22 @@ func (t *Trainer) evaluate() (EvalResult, error) {
 func (t *Trainer) checkpoint() error {
 	cfg := t.Config
 	t.state.Config = &cfg
-	p, err := SaveCheckpoint(t.checkpointDir(), t.state.Step, t.Agent, t.state, t.Config.Keep)
+	replay := t.replay
+	if n := pendingLen(t.pending); n > 0 {
+		// Only the transitions since the last checkpoint are written; older segments stay as they are.
+		seg, err := WriteReplaySegment(t.checkpointDir(), t.state.EnvSteps-int64(n), t.pending)
+		if err != nil {
+			return err
+		}
+		replay = append(slices.Clone(replay), seg)
+	}
+	p, err := WriteCheckpoint(t.checkpointDir(), t.state.Step, t.Agent, CheckpointContent{State: t.state, Replay: replay}, t.Config.Keep)
 	if err != nil {
 		return err
 	}
-	t.lastCkp = p
+	t.lastCkp, t.replay = p, replay
+	if pendingLen(t.pending) > 0 {
+		t.pending = &datasets.Dataset{Name: "online", ObsDim: t.pending.ObsDim, ActDim: t.pending.ActDim}
+	}
 	return nil
 }

@@ -77,7 +77,7 @@ func runEval(args []string) error {
 		return err
 	}
 	if *candidates > 0 {
-		ck.Agent.Candidates = *candidates
+		ck.Spec.Candidates = *candidates
 	}
 	agent, err := mvp.LoadAgent(backend, ck)
 	if err != nil {
@@ -119,7 +119,7 @@ func runEval(args []string) error {
 		}
 	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
-		"checkpoint": ck.Path, "step": ck.Step, "agent": ck.Agent.Kind, "env": *envSpec,
+		"checkpoint": ck.Path, "step": ck.Step, "agent": ck.Spec.Kind, "env": *envSpec,
 		"episodes": res.Episodes, "success_rate": res.SuccessRate, "mean_return": res.MeanReturn,
 		"mean_length": res.MeanLength, "gif": *gifPath, "candidates": agent.Spec.Candidates,
 	})
