@@ -487,9 +487,9 @@ func (ck *Checkpoint) CheckVariables(store *model.Store) error {
 		delete(stored, v.Path())
 		switch {
 		case !ok:
-			problems = append(problems, fmt.Sprintf("variable %s (%s) is missing", v.Path(), v.Shape()))
+			problems = append(problems, fmt.Sprintf("variable %s (%s%v) is missing", v.Path(), v.DType(), v.Shape().Dimensions))
 		case e.DType != v.DType().String() || !slices.Equal(e.Shape, v.Shape().Dimensions):
-			problems = append(problems, fmt.Sprintf("variable %s is stored as %s%v, the spec builds %s", v.Path(), e.DType, e.Shape, v.Shape()))
+			problems = append(problems, fmt.Sprintf("variable %s is stored as %s%v, the spec builds %s%v", v.Path(), e.DType, e.Shape, v.DType(), v.Shape().Dimensions))
 		}
 	}
 	for _, e := range ck.Variables {
