@@ -208,11 +208,12 @@ func NewTrainer(backend compute.Backend, cfg TrainConfig, data *datasets.Dataset
 func (t *Trainer) checkResume(ck *Checkpoint) error {
 	given := t.Config
 	given.Agent.Seed = given.Seed
-	stored := TrainConfig{Agent: ck.Spec, Seed: ck.Spec.Seed}
+	// Version-1 checkpoints stored no settings: only their spec and seed are compared.
+	stored := given
 	if t.state.Config != nil {
 		stored = *t.state.Config
-		stored.Agent = ck.Spec
 	}
+	stored.Agent, stored.Seed = ck.Spec, ck.Spec.Seed
 	diff := trainConfigDiff(stored, given)
 	allowed := map[string]bool{}
 	for _, f := range given.AllowChange {
