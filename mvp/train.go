@@ -232,7 +232,8 @@ func (t *Trainer) checkResume(ck *Checkpoint) error {
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("mvp: train: %s holds a run whose settings differ (stored → given): %s; "+
-			"use a new --out, or --allow-change for the ones of %s", t.Config.Out, strings.Join(bad, "; "), strings.Join(ResumeChangeable, ", "))
+			"resume with the run's settings or use a new output directory (only %s may change, when allowed)",
+			t.Config.Out, strings.Join(bad, "; "), strings.ReplaceAll(strings.Join(ResumeChangeable, ", "), "_", "-"))
 	}
 	if t.state.Step > int64(given.OfflineSteps) && given.OfflineSteps < stored.OfflineSteps {
 		return fmt.Errorf("mvp: train: offline_steps %d is below the %d updates the run has done", given.OfflineSteps, t.state.Step)

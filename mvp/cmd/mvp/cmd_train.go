@@ -90,7 +90,7 @@ func runTrain(args []string) error {
 	tau := fs.Float64("tau", ds.Critic.Tau, "Polyak rate τ of the target critic")
 	lambda := fs.Float64("lambda", ds.Generator.Lambda, "weight λ of the IVC term, ≥ 0 (mean-flow generators; mvp-lambda0 is mvp with λ = 0)")
 	sampleSteps := fs.Int("sample-steps", ds.Generator.Steps, "generation steps k (default: the agent kind's; mvp 1, qc/bfn 10)")
-	allowChange := fs.String("allow-change", "", "on resume, accept these changed settings (comma-separated): "+strings.Join(mvp.ResumeChangeable, ", "))
+	allowChange := fs.String("allow-change", "", "on resume, accept these changed settings (comma-separated): "+strings.ReplaceAll(strings.Join(mvp.ResumeChangeable, ","), "_", "-"))
 	noProgress := fs.Bool("no-progress", false, "no progress bar even on a terminal")
 	if err := fs.Parse(args); err != nil {
 		return err
