@@ -213,9 +213,16 @@ func parseReplaySegment(path string, raw []byte) (*replayHeader, []byte, error) 
 	return &hdr, data, nil
 }
 
-// RemoveReplayAfter deletes the segment files of dir from row rows on: transitions a crashed run
-// wrote after its last checkpoint, which the resumed run collects again.
+// RemoveReplayAfter deletes the segment files of dir from row rows on — transitions a crashed run
+// wrote after its last checkpoint, which the resumed run collects again — and the temporary files
+// of writes a crash interrupted.
 func RemoveReplayAfter(dir string, rows int64) error {
+	for _, d := range []string{dir, filepath.Join(dir, replayDir)} {
+		tmps, _ := filepath.Glob(filepath.Join(d, ".tmp-*"))
+		for _, f := range tmps {
+			_ = os.Remove(f) // best effort: a leftover temporary file is never read
+		}
+	}
 	entries, err := os.ReadDir(filepath.Join(dir, replayDir))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
