@@ -32,7 +32,9 @@ func TestActSelectsBestCandidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	sample := func(s, eps *graph.Node) *graph.Node { return eps }
-	score := func(s, a *graph.Node) *graph.Node { return graph.Reshape(graph.Slice(a, graph.AxisRange(), graph.AxisElem(0)), -1) }
+	score := func(s, a *graph.Node) *graph.Node {
+		return graph.Reshape(graph.Slice(a, graph.AxisRange(), graph.AxisElem(0)), -1)
+	}
 	s := [][]float32{{0}, {1}}
 	// Two states × three candidates of two values; row b·3+i is candidate i of state b.
 	eps := [][]float32{{0.1, 1}, {0.5, 2}, {0.3, 3}, {-0.2, 4}, {3, 5}, {0.9, 6}}
