@@ -405,10 +405,15 @@ func ParseCheckpoint(path string, raw []byte) (*Checkpoint, error) {
 type v1Header struct {
 	Step  int64 `json:"step"`
 	Agent struct {
-		Kind                  string
-		ObsDim, ActDim        int
-		Horizon, Candidates   int
-		Critic                CriticConfig
+		Kind                string
+		ObsDim, ActDim      int
+		Horizon, Candidates int
+		Critic              struct {
+			Hidden     []int
+			LayerNorm  bool
+			Ensemble   int
+			Gamma, Tau float64
+		}
 		UseCritic             bool
 		ActorHidden           []int
 		LearningRate          float64
@@ -436,7 +441,8 @@ func (ck *Checkpoint) decodeV1(hjson []byte) error {
 	if err != nil {
 		return fmt.Errorf("mvp: checkpoint %s (version 1): %w; retrain, or load it with the build that wrote it and save it again", ck.Path, err)
 	}
-	spec.Horizon, spec.Candidates, spec.Critic, spec.UseCritic = c.Horizon, c.Candidates, c.Critic, c.UseCritic
+	spec.Horizon, spec.Candidates, spec.UseCritic = c.Horizon, c.Candidates, c.UseCritic
+	spec.Critic = CriticConfig{Hidden: c.Critic.Hidden, LayerNorm: c.Critic.LayerNorm, Ensemble: c.Critic.Ensemble, Gamma: c.Critic.Gamma, Tau: c.Critic.Tau}
 	spec.Generator.Hidden = c.ActorHidden
 	spec.LearningRate, spec.BatchSize, spec.ActionLow, spec.ActionHigh, spec.Seed = c.LearningRate, c.BatchSize, c.ActionLow, c.ActionHigh, c.Seed
 	ck.Version, ck.Step, ck.Spec, ck.State = 1, h.Step, spec, h.State

@@ -204,9 +204,9 @@ func (s Spec) Validate() error {
 	}{
 		{"obs_dim", s.ObsDim, 1 << 24}, {"act_dim", s.ActDim, 1 << 16}, {"horizon", s.Horizon, 1 << 12},
 		{"candidates", s.Candidates, 1 << 16}, {"batch_size", s.BatchSize, 1 << 24},
-		{"critic.Ensemble", s.Critic.Ensemble, 1 << 10}, {"generator.steps", s.Generator.Steps, 1 << 12},
+		{"critic.ensemble", s.Critic.Ensemble, 1 << 10}, {"generator.steps", s.Generator.Steps, 1 << 12},
 		{"generator.fourier_frequencies", s.Generator.FourierFrequencies, 64},
-		{"generator.hidden layers", len(s.Generator.Hidden), 1 << 8}, {"critic.Hidden layers", len(s.Critic.Hidden), 1 << 8},
+		{"generator.hidden layers", len(s.Generator.Hidden), 1 << 8}, {"critic.hidden layers", len(s.Critic.Hidden), 1 << 8},
 	} {
 		if f.v > f.max {
 			return fmt.Errorf("mvp: agent %q: %s=%d is above %d", s.Kind, f.name, f.v, f.max)

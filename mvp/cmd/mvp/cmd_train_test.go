@@ -36,7 +36,7 @@ func TestTrainFlagsAndResume(t *testing.T) {
 			t.Errorf("trained spec differs from the kind's defaults in %q, want %q among them", diff, want)
 		}
 	}
-	if n := len(mvp.SpecDiff(def, ck.Spec)); n != 5 { // the four above and critic.Hidden
+	if n := len(mvp.SpecDiff(def, ck.Spec)); n != 5 { // the four above and critic.hidden
 		t.Errorf("trained spec differs from the defaults in %d fields (%s), want 5: unset flags must keep the kind's values", n, diff)
 	}
 
