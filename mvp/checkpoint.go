@@ -550,6 +550,10 @@ func LoadAgent(backend compute.Backend, ck *Checkpoint) (*Agent, error) {
 		return nil, err
 	}
 	if err := ck.CheckVariables(a.Store); err != nil {
+		if ck.Version == 1 {
+			return nil, fmt.Errorf("%w (a version-1 checkpoint whose variables this build's agent no longer has: "+
+				"export its policy with the build that wrote it, `mvp export --format gomlx`, or retrain)", err)
+		}
 		return nil, err
 	}
 	if err := ck.restore(a.Store); err != nil {
