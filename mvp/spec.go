@@ -340,9 +340,15 @@ func diffJSON(prefix string, a, b map[string]any, out *[]string) {
 			continue
 		}
 		if !reflect.DeepEqual(va, vb) {
-			ea, _ := json.Marshal(va)
-			eb, _ := json.Marshal(vb)
-			*out = append(*out, fmt.Sprintf("%s: %s → %s", name, ea, eb))
+			*out = append(*out, fmt.Sprintf("%s: %s → %s", name, jsonValue(va), jsonValue(vb)))
 		}
 	}
+}
+
+func jsonValue(v any) string {
+	if v == nil {
+		return "unset"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
