@@ -13,105 +13,15 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
+	"github.com/gomvp/gomvp/datasets"
+	"github.com/gomvp/gomvp/mvp/policy"
 )
-
-// Agent kinds selectable by name (method.md §3–4).
-const (
-	KindMVP        = "mvp"         // MVP one-step generator, best-of-N with the critic
-	KindMVPLambda0 = "mvp-lambda0" // MVP without the IVC term (λ = 0)
-	KindQC         = "qc"          // flow matching, K = 10 Euler steps, chunk h = 5, N = 32
-	KindQCK1       = "qc-k1"       // QC sampled with one Euler step
-	KindBFN        = "bfn"         // flow matching, K = 10, no chunking (h = 1), N = 4
-	KindBFNK1      = "bfn-k1"      // BFN sampled with one Euler step
-	KindBC         = "bc"          // deterministic behaviour cloning of chunks by regression; no critic
-)
-
-// Kinds lists every agent kind, in the order results are reported.
-var Kinds = []string{KindMVP, KindQC, KindBFN, KindQCK1, KindBFNK1, KindMVPLambda0, KindBC}
-
-// AgentConfig configures an agent. Start from DefaultAgentConfig and change fields as needed; every
-// default of method.md §3 is a field here.
-type AgentConfig struct {
-	// Kind is one of Kinds; it picks the generator and the defaults of Horizon and Candidates.
-	Kind string
-	// ObsDim and ActDim are the observation size and the per-step action size.
-	ObsDim, ActDim int
-	// Horizon h is the chunk length (default 5; BFN 1). The generator works on h·ActDim actions.
-	Horizon int
-	// Candidates N of best-of-N selection (default 32; BFN 4; BC 1).
-	Candidates int
-	// Critic configures the Q ensemble; UseCritic false trains the generator alone (BC).
-	Critic    CriticConfig
-	UseCritic bool
-	// ActorHidden are the generator's hidden widths (default 4×512), passed to its constructor.
-	ActorHidden []int
-	// LearningRate of Adam for both actor and critic (default 3e-4).
-	LearningRate float64
-	// BatchSize of an update (default 256).
-	BatchSize int
-	// ActionLow and ActionHigh bound every action coordinate (default −1, 1); samples are clipped.
-	ActionLow, ActionHigh float64
-	// Seed initialises parameters and the in-graph random stream of updates.
-	Seed int64
-	// Generator overrides the one Kind implies (nil: NewGeneratorForKind).
-	Generator Generator `json:"-"`
-}
-
-// DefaultAgentConfig returns the defaults of method.md §3 for kind.
-func DefaultAgentConfig(kind string, obsDim, actDim int) AgentConfig {
-	c := AgentConfig{
-		Kind: kind, ObsDim: obsDim, ActDim: actDim,
-		Horizon: 5, Candidates: 32, Critic: DefaultCriticConfig(), UseCritic: true,
-		ActorHidden:  []int{512, 512, 512, 512},
-		LearningRate: 3e-4, BatchSize: 256, ActionLow: -1, ActionHigh: 1,
-	}
-	switch kind {
-	case KindBFN, KindBFNK1:
-		c.Horizon, c.Candidates = 1, 4
-	case KindBC:
-		c.Candidates, c.UseCritic = 1, false
-	}
-	return c
-}
-
-// ChunkDim is the size of one (flattened) action chunk, h·ActDim.
-func (c AgentConfig) ChunkDim() int { return c.Horizon * c.ActDim }
-
-// Validate reports the first inconsistent field.
-func (c AgentConfig) Validate() error {
-	switch {
-	case c.ObsDim <= 0 || c.ActDim <= 0:
-		return fmt.Errorf("mvp: agent %q: ObsDim=%d and ActDim=%d must be positive", c.Kind, c.ObsDim, c.ActDim)
-	case c.Horizon <= 0:
-		return fmt.Errorf("mvp: agent %q: Horizon=%d must be positive", c.Kind, c.Horizon)
-	case c.Candidates <= 0:
-		return fmt.Errorf("mvp: agent %q: Candidates=%d must be positive", c.Kind, c.Candidates)
-	case c.BatchSize <= 0:
-		return fmt.Errorf("mvp: agent %q: BatchSize=%d must be positive", c.Kind, c.BatchSize)
-	case c.UseCritic && c.Critic.Ensemble <= 0:
-		return fmt.Errorf("mvp: agent %q: Critic.Ensemble=%d must be positive", c.Kind, c.Critic.Ensemble)
-	case !(c.ActionLow < c.ActionHigh):
-		return fmt.Errorf("mvp: agent %q: ActionLow=%g must be below ActionHigh=%g", c.Kind, c.ActionLow, c.ActionHigh)
-	}
-	return nil
-}
-
-// Batch is one update's data, flat row-major float32: B rows of chunk windows.
-type Batch struct {
-	Size        int
-	Obs         []float32 // B × ObsDim: s_k
-	Actions     []float32 // B × h·ActDim: a_k … a_{k+h−1}
-	ChunkReward []float32 // B: R_k = Σ_{i<h} γ^i r_{k+i} (zero past the episode end)
-	NextObs     []float32 // B × ObsDim: s_{k+h} (or the last state of the episode)
-	Mask        []float32 // B: 0 when the episode terminates inside the chunk (no bootstrap)
-	Valid       []float32 // B × h: 1 for chunk steps inside the episode
-}
 
 // Agent is a generator with (optionally) a Q ensemble, acting by generate-and-select. Its
 // parameters, optimizer state, target network and the random stream of updates live in Store, so a
 // checkpoint of Store is the whole learning state.
 type Agent struct {
-	Config  AgentConfig
+	Spec    Spec
 	Store   *model.Store
 	Backend compute.Backend
 	Gen     Generator
@@ -129,36 +39,51 @@ const (
 	criticAdamScope = "adam_critic"
 )
 
-// NewAgent builds an agent with freshly initialised parameters (target critic = online critic).
-func NewAgent(backend compute.Backend, cfg AgentConfig) (*Agent, error) {
-	a, err := newAgentShell(backend, cfg)
+// NewAgent builds the agent spec describes, with freshly initialised parameters (target critic =
+// online critic).
+func NewAgent(backend compute.Backend, spec Spec) (*Agent, error) {
+	a, err := newAgentShell(backend, spec)
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Store.SetRNGStateFromSeed(cfg.Seed); err != nil {
+	if err := a.Store.SetRNGStateFromSeed(spec.Seed); err != nil {
 		return nil, fmt.Errorf("mvp: seeding agent: %w", err)
 	}
 	if err := a.initialize(); err != nil {
 		return nil, err
 	}
+	// The optimizer state is created now rather than at the first update (same initial values), so
+	// that a checkpoint of a fresh agent holds every variable the spec declares.
+	if err := a.declareVariables(); err != nil {
+		return nil, err
+	}
+	if err := a.Store.InitializeVariables(backend, nil); err != nil {
+		return nil, fmt.Errorf("mvp: agent %q: initialising the optimizer state: %w", spec.Kind, err)
+	}
 	return a, nil
 }
 
+// declareVariables compiles, without running, the update graph, which declares every variable of
+// the agent (generator, critic, target critic, optimizer state, RNG state) with its shape and
+// allocates none of them. The compiled graph is the one the first Update runs.
+func (a *Agent) declareVariables() error {
+	c := a.Spec
+	b, f := c.BatchSize, dtypes.Float32
+	_, err := a.updateExec.Compile(shapes.Make(f, b, c.ObsDim), shapes.Make(f, b, c.ChunkDim()), shapes.Make(f, b),
+		shapes.Make(f, b, c.ObsDim), shapes.Make(f, b), shapes.Make(f, b, c.Horizon))
+	if err != nil {
+		return fmt.Errorf("mvp: agent %q: building the update graph: %w", c.Kind, err)
+	}
+	return nil
+}
+
 // newAgentShell builds everything but the variables (used by NewAgent and by checkpoint loading).
-func newAgentShell(backend compute.Backend, cfg AgentConfig) (*Agent, error) {
-	if err := cfg.Validate(); err != nil {
+func newAgentShell(backend compute.Backend, cfg Spec) (*Agent, error) {
+	gen, err := NewGenerator(cfg)
+	if err != nil {
 		return nil, err
 	}
-	gen := cfg.Generator
-	if gen == nil {
-		var err error
-		gen, err = NewGeneratorForKind(cfg)
-		if err != nil {
-			return nil, err
-		}
-	}
-	a := &Agent{Config: cfg, Store: model.NewStore(), Backend: backend, Gen: gen}
-	var err error
+	a := &Agent{Spec: cfg, Store: model.NewStore(), Backend: backend, Gen: gen}
 	a.updateExec, err = model.NewExec(backend, a.Store, a.updateGraph)
 	if err != nil {
 		return nil, fmt.Errorf("mvp: agent %q: update executor: %w", cfg.Kind, err)
@@ -174,7 +99,7 @@ func newAgentShell(backend compute.Backend, cfg AgentConfig) (*Agent, error) {
 
 // initialize creates every parameter (generator, critic) and copies the critic into its target.
 func (a *Agent) initialize() error {
-	c := a.Config
+	c := a.Spec
 	initFn := func(scope *model.Scope, s, eps *Node) *Node {
 		out := a.Gen.Sample(scope.At(ActorScope), s, eps)
 		if c.UseCritic {
@@ -193,38 +118,26 @@ func (a *Agent) initialize() error {
 	return nil
 }
 
-// SelectBestOfN builds generate-and-select: for states s [B, obsDim] and noise eps [B·N, chunkDim]
-// (N per state, row b·N+i belongs to state b), it samples N clipped candidates per state in one
-// batched generator call, scores them with the mean of the online critic ensemble and returns the
-// argmax candidate per state [B, chunkDim]. Without a critic (or N = 1) it returns the first
-// candidate. The result carries no gradient.
+// SelectBestOfN builds generate-and-select with policy.Act, the action graph the exported policy
+// runs too: for states s [B, obsDim] and noise eps [B·N, chunkDim] (row b·N+i belongs to state b),
+// it samples N clipped candidates per state in one batched generator call, scores them with the
+// mean of the online critic ensemble and returns the argmax candidate per state [B, chunkDim].
+// Without a critic (or N = 1) it returns the first candidate. The result carries no gradient.
 func (a *Agent) SelectBestOfN(scope *model.Scope, s, eps *Node) *Node {
-	c := a.Config
-	b := s.Shape().Dim(0)
-	n := eps.Shape().Dim(0) / b
-	sRep := Reshape(BroadcastToDims(InsertAxes(s, 1), b, n, c.ObsDim), b*n, c.ObsDim)
-	cand := ClipScalar(a.Gen.Sample(scope.At(ActorScope), sRep, eps), c.ActionLow, c.ActionHigh)
-	cand = StopGradient(cand)
-	if !c.UseCritic || n == 1 {
-		return Reshape(Slice(Reshape(cand, b, n, -1), AxisRange(), AxisElem(0), AxisRange()), b, -1)
+	c := a.Spec
+	sample := func(s, eps *Node) *Node { return a.Gen.Sample(scope.At(ActorScope), s, eps) }
+	var score policy.Score
+	if c.UseCritic {
+		score = func(s, act *Node) *Node { return c.Critic.QMean(scope.At(CriticScope), s, act) }
 	}
-	q := Reshape(c.Critic.QMean(scope.At(CriticScope), sRep, cand), b, n)
-	return SelectArgmax(q, Reshape(cand, b, n, -1))
-}
-
-// SelectArgmax returns, for scores q [B, N] and candidates [B, N, D], the candidate of highest
-// score per row [B, D] (the first one on ties).
-func SelectArgmax(q, cand *Node) *Node {
-	n := q.Shape().Dim(1)
-	oneHot := OneHot(ArgMax(q, 1, dtypes.Int32), n, cand.DType()) // [B, N]
-	return StopGradient(ReduceSum(Mul(cand, InsertAxes(oneHot, -1)), 1))
+	return StopGradient(policy.Act(sample, score, s, eps, c.ActionLow, c.ActionHigh))
 }
 
 // actGraph maps states [B, obsDim] and an RNG state to chunks [B, chunkDim] and the advanced RNG
 // state. The RNG state is an input so acting never disturbs the update's random stream and
 // evaluation is reproducible on its own.
 func (a *Agent) actGraph(scope *model.Scope, s, rng *Node) (*Node, *Node) {
-	c := a.Config
+	c := a.Spec
 	b := s.Shape().Dim(0)
 	rng, eps := RandomNormal(rng, shapes.Make(s.DType(), b*c.Candidates, c.ChunkDim()))
 	return a.SelectBestOfN(scope, s, eps), rng
@@ -234,7 +147,7 @@ func (a *Agent) actGraph(scope *model.Scope, s, rng *Node) (*Node, *Node) {
 // TD target with a* from generate-and-select at s_{k+h}, critic loss, Adam step and Polyak update.
 // Its outputs are scalar metrics, named in a.metricNames.
 func (a *Agent) updateGraph(scope *model.Scope, in []*Node) []*Node {
-	c := a.Config
+	c := a.Spec
 	s, act, rew, sNext, mask, valid := in[0], in[1], in[2], in[3], in[4], in[5]
 	g := s.Graph()
 	b := s.Shape().Dim(0)
@@ -280,20 +193,20 @@ func (a *Agent) updateGraph(scope *model.Scope, in []*Node) []*Node {
 // Update runs one training step on batch and returns its metrics. The graph is compiled on the
 // first call and reused. A non-finite metric is returned as an error wrapping ErrDiverged; the
 // parameters have then already taken the bad step, so callers restore the last checkpoint.
-func (a *Agent) Update(batch *Batch) (map[string]float64, error) {
+func (a *Agent) Update(batch *datasets.Batch) (map[string]float64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	c := a.Config
-	if err := batch.check(c); err != nil {
+	c := a.Spec
+	if err := checkBatchFor(batch, c); err != nil {
 		return nil, err
 	}
 	bs := batch.Size
 	ins := []any{
-		tensors.FromFlatDataAndDimensions(batch.Obs, bs, c.ObsDim),
+		tensors.FromFlatDataAndDimensions(batch.Observations, bs, c.ObsDim),
 		tensors.FromFlatDataAndDimensions(batch.Actions, bs, c.ChunkDim()),
-		tensors.FromFlatDataAndDimensions(batch.ChunkReward, bs),
-		tensors.FromFlatDataAndDimensions(batch.NextObs, bs, c.ObsDim),
-		tensors.FromFlatDataAndDimensions(batch.Mask, bs),
+		tensors.FromFlatDataAndDimensions(batch.Rewards, bs),
+		tensors.FromFlatDataAndDimensions(batch.NextObservations, bs, c.ObsDim),
+		tensors.FromFlatDataAndDimensions(batch.Masks, bs),
 		tensors.FromFlatDataAndDimensions(batch.Valid, bs, c.Horizon),
 	}
 	outs, err := a.updateExec.Call(ins...)
@@ -318,15 +231,16 @@ func (a *Agent) Update(batch *Batch) (map[string]float64, error) {
 // ErrDiverged is wrapped by errors reporting a NaN or Inf in training.
 var ErrDiverged = fmt.Errorf("mvp: training diverged (non-finite value)")
 
-func (b *Batch) check(c AgentConfig) error {
+// checkBatchFor reports a batch whose arrays do not have the sizes of spec c.
+func checkBatchFor(b *datasets.Batch, c Spec) error {
 	n := b.Size
 	for _, f := range []struct {
 		name      string
 		got, want int
 	}{
-		{"Obs", len(b.Obs), n * c.ObsDim}, {"Actions", len(b.Actions), n * c.ChunkDim()},
-		{"ChunkReward", len(b.ChunkReward), n}, {"NextObs", len(b.NextObs), n * c.ObsDim},
-		{"Mask", len(b.Mask), n}, {"Valid", len(b.Valid), n * c.Horizon},
+		{"Observations", len(b.Observations), n * c.ObsDim}, {"Actions", len(b.Actions), n * c.ChunkDim()},
+		{"Rewards", len(b.Rewards), n}, {"NextObservations", len(b.NextObservations), n * c.ObsDim},
+		{"Masks", len(b.Masks), n}, {"Valid", len(b.Valid), n * c.Horizon},
 	} {
 		if f.got != f.want {
 			return fmt.Errorf("mvp: batch field %s has %d values, want %d (batch %d, obs %d, chunk %d, h %d)",
@@ -341,7 +255,7 @@ func (b *Batch) check(c AgentConfig) error {
 func (a *Agent) Act(obs []float32, rng *ActRNG) ([]float32, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	c := a.Config
+	c := a.Spec
 	if len(obs)%c.ObsDim != 0 || len(obs) == 0 {
 		return nil, fmt.Errorf("mvp: Act got %d observation values, not a positive multiple of ObsDim=%d", len(obs), c.ObsDim)
 	}

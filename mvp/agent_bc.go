@@ -3,6 +3,7 @@ package mvp
 import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads like the math
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomvp/gomvp/mvp/policy"
 )
 
 // BCGenerator is plain behaviour cloning: a deterministic MLP π(s) regressed onto the dataset's
@@ -34,6 +35,23 @@ func (g *BCGenerator) Loss(scope *model.Scope, s, a, valid *Node) (*Node, map[st
 }
 
 // Sample implements Generator: π(s), the same for every noise row.
-func (g *BCGenerator) Sample(scope *model.Scope, s, _ *Node) *Node {
-	return g.MLP.Build(scope.At("policy"), s, g.ActDim)
+func (g *BCGenerator) Sample(scope *model.Scope, s, eps *Node) *Node {
+	net := func(x *Node) *Node { return g.MLP.Build(scope.At("policy"), x, g.ActDim) }
+	return policy.Sample(policy.Sampler{Type: policy.Regression}, net, s, eps)
+}
+
+// bcGeneratorSpec is the spec of a BC regressor with MLP m.
+func bcGeneratorSpec(m *MLPConfig) GeneratorSpec {
+	g := GeneratorSpec{Sampler: policy.Sampler{Type: policy.Regression}}
+	mlpSpec(&g, m)
+	return g
+}
+
+// bcFromSpec builds the BC regressor of s.
+func bcFromSpec(s Spec) (*BCGenerator, error) {
+	m, err := s.Generator.mlp()
+	if err != nil {
+		return nil, err
+	}
+	return &BCGenerator{MLP: m, ActDim: s.ChunkDim()}, nil
 }

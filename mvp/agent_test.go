@@ -1,6 +1,7 @@
 package mvp
 
 import (
+	"github.com/gomvp/gomvp/datasets"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -19,9 +20,12 @@ func agentTestBackend(t testing.TB) compute.Backend {
 }
 
 // tinyConfig is a small agent for tests: 2×16 networks, h = 2, N = 4, batch 8.
-func tinyAgentConfig(kind string) AgentConfig {
-	c := DefaultAgentConfig(kind, 3, 2)
-	c.ActorHidden = []int{16, 16}
+func tinyAgentConfig(kind string) Spec {
+	c, err := DefaultSpec(kind, 3, 2)
+	if err != nil {
+		panic(err)
+	}
+	c.Generator.Hidden = []int{16, 16}
 	c.Critic.Hidden = []int{16, 16}
 	if c.Horizon > 1 {
 		c.Horizon = 2
@@ -34,7 +38,7 @@ func tinyAgentConfig(kind string) AgentConfig {
 	return c
 }
 
-func randomBatch(c AgentConfig, seed uint64) *Batch {
+func randomBatch(c Spec, seed uint64) *datasets.Batch {
 	r := rand.New(rand.NewPCG(seed, 1))
 	f := func(n int) []float32 {
 		out := make([]float32, n)
@@ -43,12 +47,12 @@ func randomBatch(c AgentConfig, seed uint64) *Batch {
 		}
 		return out
 	}
-	b := &Batch{Size: c.BatchSize, Obs: f(c.BatchSize * c.ObsDim), Actions: f(c.BatchSize * c.ChunkDim()),
-		ChunkReward: f(c.BatchSize), NextObs: f(c.BatchSize * c.ObsDim)}
-	b.Mask = make([]float32, c.BatchSize)
+	b := &datasets.Batch{Size: c.BatchSize, Observations: f(c.BatchSize * c.ObsDim), Actions: f(c.BatchSize * c.ChunkDim()),
+		Rewards: f(c.BatchSize), NextObservations: f(c.BatchSize * c.ObsDim)}
+	b.Masks = make([]float32, c.BatchSize)
 	b.Valid = make([]float32, c.BatchSize*c.Horizon)
-	for i := range b.Mask {
-		b.Mask[i] = float32(i % 2)
+	for i := range b.Masks {
+		b.Masks[i] = float32(i % 2)
 	}
 	for i := range b.Valid {
 		b.Valid[i] = 1

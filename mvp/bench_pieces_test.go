@@ -1,6 +1,7 @@
 package mvp
 
 import (
+	"github.com/gomvp/gomvp/mvp/policy"
 	"syscall"
 	"testing"
 
@@ -131,6 +132,6 @@ func BenchmarkPieceCriticScoringAct(b *testing.B) {
 func BenchmarkPieceSelection(b *testing.B) {
 	runPiece(b, func(scope *model.Scope, in []*Node) *Node {
 		cand := Reshape(in[1], pieceBatch, pieceN, pieceChunk)
-		return SelectArgmax(in[0], cand)
+		return policy.SelectArgmax(in[0], cand)
 	}, pieceTensor(pieceBatch, pieceN), pieceTensor(pieceBatch*pieceN, pieceChunk))
 }

@@ -14,15 +14,15 @@ import (
 // change fields as needed.
 type CriticConfig struct {
 	// Hidden are the widths of the hidden layers (default 4×512).
-	Hidden []int
+	Hidden []int `json:"hidden"`
 	// LayerNorm after each hidden activation (default true: the critic is the only LayerNorm user).
-	LayerNorm bool
+	LayerNorm bool `json:"layer_norm"`
 	// Ensemble is the number of Q networks (default 2).
-	Ensemble int
+	Ensemble int `json:"ensemble"`
 	// Gamma is the per-step discount γ (default 0.99); a chunk of h steps bootstraps with γ^h.
-	Gamma float64
+	Gamma float64 `json:"gamma"`
 	// Tau is the Polyak rate of the target network, θ' ← (1 − τ)θ' + τθ (default 0.005).
-	Tau float64
+	Tau float64 `json:"tau"`
 }
 
 // DefaultCriticConfig returns the defaults of method.md §3.

@@ -1,6 +1,7 @@
 package mvp
 
 import (
+	"github.com/gomvp/gomvp/mvp/policy"
 	"math"
 	"testing"
 
@@ -125,7 +126,7 @@ func TestSelectArgmax(t *testing.T) {
 		{{0, 0}, {1, 1}, {2, 2}, {3, 3}},
 		{{4, 4}, {5, 5}, {6, 6}, {7, 7}},
 	}
-	got := tensors.MustCopyFlatData[float32](graph.MustExecOnce(backend, SelectArgmax, q, cand))
+	got := tensors.MustCopyFlatData[float32](graph.MustExecOnce(backend, policy.SelectArgmax, q, cand))
 	want := []float32{1, 1, 7, 7}
 	for i := range want {
 		if got[i] != want[i] {

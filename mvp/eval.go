@@ -50,7 +50,7 @@ func Evaluate(ctx context.Context, a *Agent, envs *plugins.VecEnv, opt EvalOptio
 	if opt.Episodes <= 0 {
 		opt.Episodes = 50
 	}
-	c := a.Config
+	c := a.Spec
 	for i, e := range envs.Envs {
 		if e.ObservationDim() != c.ObsDim || e.ActionDim() != c.ActDim {
 			return EvalResult{}, fmt.Errorf("mvp: evaluate: environment %d has observation/action dims %d/%d, the agent %d/%d",

@@ -86,7 +86,7 @@ func TestEvaluateRemoteFakeServer(t *testing.T) {
 // TestEvaluateInterrupted cancels an evaluation during its first episodes: those finish, no
 // other starts, and the partial result is marked and returned with the context's error.
 func TestEvaluateInterrupted(t *testing.T) {
-	a, err := NewAgent(agentTestBackend(t), func() AgentConfig {
+	a, err := NewAgent(agentTestBackend(t), func() Spec {
 		c := tinyAgentConfig(KindMVP)
 		c.ObsDim, c.ActDim = 2, 2
 		return c

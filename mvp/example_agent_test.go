@@ -3,6 +3,7 @@ package mvp_test
 import (
 	"fmt"
 
+	"github.com/gomvp/gomvp/datasets"
 	"github.com/gomvp/gomvp/mvp"
 	"github.com/gomvp/gomvp/xla"
 )
@@ -14,18 +15,21 @@ func ExampleNewAgent() {
 	if err != nil {
 		panic(err)
 	}
-	cfg := mvp.DefaultAgentConfig(mvp.KindMVP, 4, 2) // obs dim 4, per-step action dim 2
-	cfg.ActorHidden, cfg.Critic.Hidden = []int{32, 32}, []int{32, 32}
+	cfg, err := mvp.DefaultSpec(mvp.KindMVP, 4, 2) // obs dim 4, per-step action dim 2
+	if err != nil {
+		panic(err)
+	}
+	cfg.Generator.Hidden, cfg.Critic.Hidden = []int{32, 32}, []int{32, 32}
 	cfg.BatchSize, cfg.Candidates = 16, 8
 	agent, err := mvp.NewAgent(backend, cfg)
 	if err != nil {
 		panic(err)
 	}
 	b := cfg.BatchSize
-	batch := &mvp.Batch{
-		Size: b, Obs: make([]float32, b*cfg.ObsDim), Actions: make([]float32, b*cfg.ChunkDim()),
-		ChunkReward: make([]float32, b), NextObs: make([]float32, b*cfg.ObsDim),
-		Mask: make([]float32, b), Valid: make([]float32, b*cfg.Horizon),
+	batch := &datasets.Batch{
+		Size: b, Observations: make([]float32, b*cfg.ObsDim), Actions: make([]float32, b*cfg.ChunkDim()),
+		Rewards: make([]float32, b), NextObservations: make([]float32, b*cfg.ObsDim),
+		Masks: make([]float32, b), Valid: make([]float32, b*cfg.Horizon),
 	}
 	metrics, err := agent.Update(batch)
 	if err != nil {

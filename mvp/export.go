@@ -5,54 +5,43 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomvp/gomvp/datasets"
 	"github.com/gomvp/gomvp/mvp/deploy"
+	"github.com/gomvp/gomvp/mvp/policy"
 	"github.com/gomvp/gomvp/xla"
 )
 
 // ExportPolicy returns the agent's action function (generate-and-select with the online critic) as
-// a deploy.Policy: the generator's and the online critic's weights under deploy's names, the
-// architecture, the action box and, when norm is non-nil, the normalisation the agent's data went
-// through (observations are normalised and actions mapped back inside the exported function).
-// The target critic, optimizer state and RNG are left out. The weights are copied, so the agent
-// can keep training.
-func (a *Agent) ExportPolicy(norm *datasets.Normalization) (*deploy.Policy, error) {
-	c := a.Config
+// a deploy.Policy, described by the agent's spec: the generator's and the online critic's weights
+// under deploy's names, the architecture and the action box. The target critic, optimizer state
+// and RNG are left out. The weights are copied, so the agent can keep training.
+func (a *Agent) ExportPolicy() (*deploy.Policy, error) {
+	c := a.Spec
+	g := c.Generator
 	cfg := deploy.Config{
 		Format: deploy.FormatName, Version: deploy.FormatVersion, Kind: c.Kind,
 		ObsDim: c.ObsDim, ActDim: c.ActDim, Horizon: c.Horizon, Candidates: c.Candidates,
 		ActionLow: c.ActionLow, ActionHigh: c.ActionHigh,
+		Generator: deploy.GeneratorConfig{
+			Type: g.Type, Steps: g.Steps, TimeInput: g.TimeInput, TimeFeatures: g.TimeFeatures,
+			FourierFrequencies: g.FourierFrequencies,
+		},
 	}
 	actorPrefix := "/" + ActorScope
-	switch g := a.Gen.(type) {
-	case *MVP:
-		gc := g.Config()
-		cfg.Generator = deploy.GeneratorConfig{Type: deploy.GenMeanFlow, Steps: gc.SampleSteps}
-		if err := networkToDeploy(gc.Net, &cfg.Generator); err != nil {
-			return nil, err
-		}
-	case *Flow:
-		fc := g.Config()
-		cfg.Generator = deploy.GeneratorConfig{Type: deploy.GenFlow, Steps: fc.Steps}
-		if err := networkToDeploy(fc.Net, &cfg.Generator); err != nil {
-			return nil, err
-		}
-	case *BCGenerator:
-		cfg.Generator = deploy.GeneratorConfig{Type: deploy.GenRegression, Net: mlpToDeploy(g.MLP)}
+	switch g.Type {
+	case policy.MeanFlow, policy.Flow:
+	case policy.Regression:
 		actorPrefix += "/policy"
 	default:
-		return nil, fmt.Errorf("mvp: agent %q: generator %q (%T) has no deployable form (MVP, Flow and BC generators do)", c.Kind, a.Gen.Name(), a.Gen)
+		return nil, fmt.Errorf("mvp: agent %q: generator type %q has no deployable form (%s, %s and %s do)",
+			c.Kind, g.Type, policy.MeanFlow, policy.Flow, policy.Regression)
 	}
+	m, err := g.mlp()
+	if err != nil {
+		return nil, fmt.Errorf("mvp: agent %q: %w", c.Kind, err)
+	}
+	cfg.Generator.Net = mlpToDeploy(m)
 	if c.UseCritic && c.Candidates > 1 {
 		cfg.Critic = &deploy.CriticConfig{Ensemble: c.Critic.Ensemble, Net: mlpToDeploy(c.Critic.mlp())}
-	}
-	if norm != nil {
-		if n := norm.Obs; n != nil && n.Kind != datasets.NormNone {
-			cfg.ObsNorm = &deploy.Normalizer{Shift: n.Shift, Scale: n.Scale}
-		}
-		if n := norm.Act; n != nil && n.Kind != datasets.NormNone {
-			cfg.ActNorm = &deploy.Normalizer{Shift: n.Shift, Scale: n.Scale}
-		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("mvp: agent %q: %w", c.Kind, err)
@@ -79,46 +68,22 @@ func (a *Agent) ExportPolicy(norm *datasets.Normalization) (*deploy.Policy, erro
 	return deploy.New(cfg, weights)
 }
 
-// PolicyFromCheckpoint rebuilds the agent saved in ck (on the pure-Go backend) and exports its
-// policy; see Agent.ExportPolicy.
-func PolicyFromCheckpoint(ck *Checkpoint, norm *datasets.Normalization) (*deploy.Policy, error) {
+// PolicyFromCheckpoint rebuilds the agent saved in ck from its spec (on the pure-Go backend) and
+// exports its policy; see Agent.ExportPolicy.
+func PolicyFromCheckpoint(ck *Checkpoint) (*deploy.Policy, error) {
 	backend, err := xla.NewBackend(xla.DefaultGoConfig)
 	if err != nil {
 		return nil, err
 	}
-	a, err := LoadAgent(backend, ck, nil)
+	a, err := LoadAgent(backend, ck)
 	if err != nil {
 		return nil, fmt.Errorf("mvp: checkpoint %s: %w", ck.Path, err)
 	}
-	p, err := a.ExportPolicy(norm)
+	p, err := a.ExportPolicy()
 	if err != nil {
 		return nil, fmt.Errorf("mvp: checkpoint %s: %w", ck.Path, err)
 	}
 	return p, nil
-}
-
-func networkToDeploy(net *NetworkConfig, g *deploy.GeneratorConfig) error {
-	switch net.TimeInput {
-	case TimeInputTR:
-		g.TimeInput = "t,r"
-	case TimeInputTDelta:
-		g.TimeInput = "t,r-t"
-	default:
-		return fmt.Errorf("mvp: time input %v has no deployable form", net.TimeInput)
-	}
-	if g.Type == deploy.GenFlow {
-		g.TimeInput = ""
-	}
-	switch net.TimeFeatures {
-	case TimeRaw:
-		g.TimeFeatures = "raw"
-	case TimeFourier:
-		g.TimeFeatures, g.FourierFrequencies = "fourier", net.FourierFrequencies
-	default:
-		return fmt.Errorf("mvp: time features %v have no deployable form", net.TimeFeatures)
-	}
-	g.Net = mlpToDeploy(net.MLP)
-	return nil
 }
 
 func mlpToDeploy(m *MLPConfig) deploy.MLPConfig {

@@ -20,18 +20,30 @@ import (
 // data, so that every weight (LayerNorm included) has moved from its initial value.
 func smallTrainedAgent(t *testing.T, kind string) *Agent {
 	t.Helper()
+	return smallTrainedAgentWith(t, kind, nil)
+}
+
+// smallTrainedAgentWith is smallTrainedAgent with the spec changed by tweak before training.
+func smallTrainedAgentWith(t *testing.T, kind string, tweak func(*Spec)) *Agent {
+	t.Helper()
 	backend, err := xla.NewBackend(xla.DefaultGoConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultAgentConfig(kind, 5, 2)
+	cfg, err := DefaultSpec(kind, 5, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg.Horizon = min(cfg.Horizon, 3)
 	cfg.Candidates = min(cfg.Candidates, 4)
-	cfg.ActorHidden = []int{16, 16}
+	cfg.Generator.Hidden = []int{16, 16}
 	cfg.Critic.Hidden = []int{16, 16}
 	cfg.BatchSize = 8
 	cfg.LearningRate = 1e-2
 	cfg.Seed = 11
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	a, err := NewAgent(backend, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -39,9 +51,9 @@ func smallTrainedAgent(t *testing.T, kind string) *Agent {
 	r := rand.New(rand.NewPCG(3, 4))
 	n := cfg.BatchSize
 	for range 3 {
-		b := &Batch{Size: n,
-			Obs: randn(r, n*cfg.ObsDim), Actions: randn(r, n*cfg.ChunkDim()), ChunkReward: randn(r, n),
-			NextObs: randn(r, n*cfg.ObsDim), Mask: ones(n), Valid: ones(n * cfg.Horizon)}
+		b := &datasets.Batch{Size: n,
+			Observations: randn(r, n*cfg.ObsDim), Actions: randn(r, n*cfg.ChunkDim()), Rewards: randn(r, n),
+			NextObservations: randn(r, n*cfg.ObsDim), Masks: ones(n), Valid: ones(n * cfg.Horizon)}
 		for i := range b.Actions {
 			b.Actions[i] = float32(math.Tanh(float64(b.Actions[i])))
 		}
@@ -71,7 +83,7 @@ func ones(n int) []float32 {
 // trainingSideAct runs the agent's own generate-and-select graph on given noise [B·N, chunk].
 func trainingSideAct(t *testing.T, a *Agent, obs, noise []float32) []float32 {
 	t.Helper()
-	c := a.Config
+	c := a.Spec
 	b := len(obs) / c.ObsDim
 	exec, err := model.NewExec(a.Backend, a.Store, func(scope *model.Scope, s, eps *Node) *Node {
 		return a.SelectBestOfN(scope, s, eps)
@@ -94,15 +106,15 @@ func TestExportPolicyBitIdentical(t *testing.T) {
 	for _, kind := range []string{KindMVP, KindQC, KindBC} {
 		t.Run(kind, func(t *testing.T) {
 			a := smallTrainedAgent(t, kind)
-			p, err := a.ExportPolicy(nil)
+			p, err := a.ExportPolicy()
 			if err != nil {
 				t.Fatal(err)
 			}
 			p.SetBackend(a.Backend)
 			const batch = 6
 			r := rand.New(rand.NewPCG(9, 9))
-			obs := randn(r, batch*a.Config.ObsDim)
-			noise := randn(r, batch*a.Config.Candidates*a.Config.ChunkDim())
+			obs := randn(r, batch*a.Spec.ObsDim)
+			noise := randn(r, batch*a.Spec.Candidates*a.Spec.ChunkDim())
 			want := trainingSideAct(t, a, obs, noise)
 			got, err := p.Act(obs, noise)
 			if err != nil {
@@ -126,18 +138,18 @@ func TestExportPolicyBitIdentical(t *testing.T) {
 			assertBitIdentical(t, "loaded policy vs agent", got2, want)
 
 			// Selection is not trivial: with a critic, some state picks a candidate other than the first.
-			if a.Config.UseCritic {
-				first := trainingSideAct(t, &Agent{Config: withoutCritic(a.Config), Store: a.Store, Backend: a.Backend, Gen: a.Gen}, obs, noise)
+			if a.Spec.UseCritic {
+				first := trainingSideAct(t, &Agent{Spec: withoutCritic(a.Spec), Store: a.Store, Backend: a.Backend, Gen: a.Gen}, obs, noise)
 				if maxDiff(first, want) == 0 {
 					t.Errorf("every state selected its first candidate: the critic did not choose")
 				}
 			}
 
 			// The policy holds copies: further training leaves it unchanged.
-			c := a.Config
+			c := a.Spec
 			n := c.BatchSize
-			if _, err := a.Update(&Batch{Size: n, Obs: randn(r, n*c.ObsDim), Actions: make([]float32, n*c.ChunkDim()),
-				ChunkReward: randn(r, n), NextObs: randn(r, n*c.ObsDim), Mask: ones(n), Valid: ones(n * c.Horizon)}); err != nil {
+			if _, err := a.Update(&datasets.Batch{Size: n, Observations: randn(r, n*c.ObsDim), Actions: make([]float32, n*c.ChunkDim()),
+				Rewards: randn(r, n), NextObservations: randn(r, n*c.ObsDim), Masks: ones(n), Valid: ones(n * c.Horizon)}); err != nil {
 				t.Fatal(err)
 			}
 			got3, err := p.Act(obs, noise)
@@ -152,48 +164,81 @@ func TestExportPolicyBitIdentical(t *testing.T) {
 	}
 }
 
-func withoutCritic(c AgentConfig) AgentConfig {
+func withoutCritic(c Spec) Spec {
 	c.UseCritic = false
 	return c
 }
 
-// TestExportPolicyFromCheckpoint exports through the checkpoint the training loop writes, with a
-// normalisation: observations are normalised and actions mapped back inside the policy.
-func TestExportPolicyFromCheckpoint(t *testing.T) {
-	a := smallTrainedAgent(t, KindMVP)
-	dir := t.TempDir()
-	path, err := SaveCheckpoint(dir, 3, a, nil, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ck, err := ReadCheckpoint(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := a.Config
-	norm := &datasets.Normalization{
-		Obs: &datasets.Normalizer{Kind: datasets.NormStandard, Shift: []float32{1, -1, 0.5, 0, 2}, Scale: []float32{2, 0.5, 1, 3, 1}},
-		Act: &datasets.Normalizer{Kind: datasets.NormMinMax, Shift: []float32{0.1, -0.2}, Scale: []float32{2, 0.5}},
-	}
-	p, err := PolicyFromCheckpoint(ck, norm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.SetBackend(a.Backend)
-	const batch = 3
-	r := rand.New(rand.NewPCG(1, 2))
-	raw := randn(r, batch*c.ObsDim)
-	noise := randn(r, batch*c.Candidates*c.ChunkDim())
-	normed := append([]float32(nil), raw...)
-	norm.Obs.Apply(normed)
-	want := trainingSideAct(t, a, normed, noise)
-	norm.Act.Invert(want)
-	got, err := p.Act(raw, noise)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := maxDiff(got, want); d > 1e-6 {
-		t.Errorf("normalised policy differs from normalise → agent → invert by %g", d)
+// TestNonDefaultGeneratorTravels trains agents whose generators differ from their kind's defaults
+// (Fourier time features, (t, r − t) input, k-step sampling), checkpoints them, and checks that
+// the agent LoadAgent rebuilds and the policy PolicyFromCheckpoint exports act exactly like the
+// trained agent: same chunks for the same noise, and the same Act stream.
+func TestNonDefaultGeneratorTravels(t *testing.T) {
+	for name, tweak := range map[string]func(*Spec){
+		"mvp-fourier-k3": func(s *Spec) {
+			s.Generator.TimeFeatures, s.Generator.FourierFrequencies = "fourier", 3
+			s.Generator.TimeInput, s.Generator.Steps, s.Generator.Lambda = "t,r-t", 3, 0.5
+		},
+		"qc-fourier-k4": func(s *Spec) {
+			s.Kind = KindQC
+			s.Generator = func() GeneratorSpec { d, _ := DefaultSpec(KindQC, 1, 1); return d.Generator }()
+			s.Generator.Hidden = []int{16, 16}
+			s.Generator.TimeFeatures, s.Generator.FourierFrequencies, s.Generator.Steps = "fourier", 2, 4
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := smallTrainedAgentWith(t, KindMVP, tweak)
+			path, err := SaveCheckpoint(t.TempDir(), 3, a, nil, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ck, err := ReadCheckpoint(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := SpecDiff(a.Spec, ck.Spec); len(d) > 0 {
+				t.Fatalf("checkpoint spec differs from the trained agent's: %v", d)
+			}
+			c := a.Spec
+			r := rand.New(rand.NewPCG(5, 6))
+			const batch = 4
+			obs := randn(r, batch*c.ObsDim)
+			noise := randn(r, batch*c.Candidates*c.ChunkDim())
+			want := trainingSideAct(t, a, obs, noise)
+
+			loaded, err := LoadAgent(a.Backend, ck)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertBitIdentical(t, "loaded agent vs trained agent", trainingSideAct(t, loaded, obs, noise), want)
+			act1, err := a.Act(obs, NewActRNG(8))
+			if err != nil {
+				t.Fatal(err)
+			}
+			act2, err := loaded.Act(obs, NewActRNG(8))
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertBitIdentical(t, "loaded agent's Act (evaluation) vs trained agent's", act2, act1)
+
+			p, err := PolicyFromCheckpoint(ck)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.SetBackend(a.Backend)
+			got, err := p.Act(obs, noise)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertBitIdentical(t, "exported policy vs trained agent", got, want)
+
+			// The default generator of the kind acts differently: the check above is not void.
+			def, _ := DefaultSpec(c.Kind, c.ObsDim, c.ActDim)
+			def.Generator.Hidden = c.Generator.Hidden
+			if len(SpecDiff(def, c)) == 0 {
+				t.Fatal("the tweaked spec equals the kind's defaults")
+			}
+		})
 	}
 }
 
@@ -217,22 +262,30 @@ func maxDiff(a, b []float32) float64 {
 	return m
 }
 
-// customGen is a user generator the deploy package cannot rebuild.
-type customGen struct{ *BCGenerator }
-
-func TestExportPolicyCustomGenerator(t *testing.T) {
+// TestExportPolicyUndeployableGenerator registers a generator type deploy does not know: the
+// agent trains, but exporting it is an error naming the type.
+func TestExportPolicyUndeployableGenerator(t *testing.T) {
 	backend, err := xla.NewBackend(xla.DefaultGoConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultAgentConfig(KindBC, 3, 2)
-	cfg.ActorHidden = []int{8}
-	cfg.Generator = customGen{NewBCGenerator(cfg.ActorHidden, cfg.ChunkDim())}
+	const typ = "test-custom-regression"
+	if err := RegisterGenerator(typ, func(s Spec) (Generator, error) {
+		return NewBCGenerator(s.Generator.Hidden, s.ChunkDim()), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := DefaultSpec(KindBC, 3, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Generator.Hidden = []int{8}
+	cfg.Generator.Type = typ
 	a, err := NewAgent(backend, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.ExportPolicy(nil); err == nil || !strings.Contains(err.Error(), "has no deployable form") {
-		t.Errorf("custom generator: got %v, want an error saying it cannot be deployed", err)
+	if _, err := a.ExportPolicy(); err == nil || !strings.Contains(err.Error(), "has no deployable form") || !strings.Contains(err.Error(), typ) {
+		t.Errorf("custom generator: got %v, want an error saying %s cannot be deployed", err, typ)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	. "github.com/gomlx/gomlx/support/exceptions"
+
+	"github.com/gomvp/gomvp/mvp/policy"
 )
 
 // FlowConfig is the instantaneous-velocity flow-matching baseline (flow BC of QC/BFN, method.md §4):
@@ -169,23 +171,37 @@ func (f *Flow) Sample(scope *model.Scope, s, eps *Node) *Node {
 	return f.SampleSteps(scope, s, eps, f.cfg.Steps)
 }
 
-// SampleSteps integrates da/dt = v_θ(a, t, s) from a(0) = ε with k Euler steps of size 1/k.
+// SampleSteps integrates da/dt = v_θ(a, t, s) from a(0) = ε with k Euler steps of size 1/k
+// (policy.Sample's flow sampler, the one the exported policy runs too).
 func (f *Flow) SampleSteps(scope *model.Scope, s, eps *Node, k int) *Node {
 	checkBatch("mvp.Flow.Sample", s, eps, nil)
 	if k < 1 {
 		Panicf("mvp.Flow.Sample: %d steps, need ≥ 1", k)
 	}
-	g, dtype, b := eps.Graph(), eps.DType(), eps.Shape().Dimensions[0]
-	a := eps
-	dt := 1 / float64(k)
-	for i := 0; i < k; i++ {
-		v := f.cfg.Net.Velocity(scope, a, timeColumn(g, dtype, b, float64(i)*dt), s)
-		a = Add(a, MulScalar(v, dt))
+	if err := f.cfg.Net.Validate(); err != nil {
+		panic(err)
 	}
-	return a
+	net := func(x *Node) *Node { return f.cfg.Net.MLP.Build(scope, x, eps.Shape().Dim(1)) }
+	return policy.Sample(f.cfg.Net.Sampler(policy.Flow, k), net, s, eps)
 }
 
 // Act is Sample clipped to the action box.
 func (f *Flow) Act(scope *model.Scope, s, eps *Node) *Node {
 	return ClipActions(f.Sample(scope, s, eps), f.cfg.ActionLow, f.cfg.ActionHigh)
+}
+
+// flowGeneratorSpec is the spec of the flow generator c.
+func flowGeneratorSpec(c *FlowConfig) GeneratorSpec {
+	g := GeneratorSpec{Sampler: c.Net.Sampler(policy.Flow, c.Steps)}
+	mlpSpec(&g, c.Net.MLP)
+	return g
+}
+
+// flowFromSpec builds the flow generator of s.
+func flowFromSpec(s Spec) (*Flow, error) {
+	net, err := s.Generator.network()
+	if err != nil {
+		return nil, err
+	}
+	return NewFlow(NewFlowConfig().WithNet(net).WithSteps(s.Generator.Steps).WithActionBounds(s.ActionLow, s.ActionHigh))
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	. "github.com/gomlx/gomlx/support/exceptions"
 
+	"github.com/gomvp/gomvp/mvp/policy"
 	"github.com/gomvp/gomvp/xla/jvp"
 )
 
@@ -31,6 +32,19 @@ func (t TimeSampling) String() string {
 		return "logit-normal"
 	}
 	return fmt.Sprintf("TimeSampling(%d)", int(t))
+}
+
+// ParseTimeSampling is the inverse of TimeSampling.String ("" is the default, TimeUniformSorted).
+func ParseTimeSampling(s string) (TimeSampling, error) {
+	for _, t := range []TimeSampling{TimeUniformSorted, TimeLogitNormal} {
+		if s == t.String() {
+			return t, nil
+		}
+	}
+	if s == "" {
+		return TimeUniformSorted, nil
+	}
+	return 0, fmt.Errorf("mvp: time sampling %q is not %q or %q", s, TimeUniformSorted, TimeLogitNormal)
 }
 
 // Config of the Mean Velocity Policy generator. Every field has the documented default of
@@ -353,23 +367,54 @@ func (m *MVP) Sample(scope *model.Scope, s, eps *Node) *Node {
 }
 
 // SampleSteps generates with k mean-flow steps over [0, 1]: a ← a + (r_i − t_i)·u_θ(a, t_i, r_i, s),
-// t_i = i/k, r_i = (i+1)/k, starting from a = ε. k = 1 is a = ε + u_θ(ε, 0, 1, s). Unclipped.
+// t_i = i/k, r_i = (i+1)/k, starting from a = ε. k = 1 is a = ε + u_θ(ε, 0, 1, s). Unclipped. The
+// steps are policy.Sample's, the sampler the exported policy runs too.
 func (m *MVP) SampleSteps(scope *model.Scope, s, eps *Node, k int) *Node {
 	checkBatch("mvp.Sample", s, eps, nil)
 	if k < 1 {
 		Panicf("mvp.Sample: %d steps, need ≥ 1", k)
 	}
-	g, dtype, b := eps.Graph(), eps.DType(), eps.Shape().Dimensions[0]
-	a := eps
-	for i := 0; i < k; i++ {
-		ti, ri := float64(i)/float64(k), float64(i+1)/float64(k)
-		u := m.cfg.Net.MeanVelocity(scope, a, timeColumn(g, dtype, b, ti), timeColumn(g, dtype, b, ri), s)
-		a = Add(a, MulScalar(u, ri-ti))
+	if err := m.cfg.Net.Validate(); err != nil {
+		panic(err)
 	}
-	return a
+	net := func(x *Node) *Node { return m.cfg.Net.MLP.Build(scope, x, eps.Shape().Dim(1)) }
+	return policy.Sample(m.cfg.Net.Sampler(policy.MeanFlow, k), net, s, eps)
 }
 
 // Act is Sample clipped to the action box.
 func (m *MVP) Act(scope *model.Scope, s, eps *Node) *Node {
 	return ClipActions(m.Sample(scope, s, eps), m.cfg.ActionLow, m.cfg.ActionHigh)
+}
+
+// mvpGeneratorSpec is the spec of the MVP generator c (its LossFn, code, is not part of it).
+func mvpGeneratorSpec(c *Config) GeneratorSpec {
+	g := GeneratorSpec{
+		Sampler: c.Net.Sampler(policy.MeanFlow, c.SampleSteps),
+		Lambda:  c.Lambda, TimeSampling: c.TimeSampling.String(),
+		LogitNormalMu: c.LogitNormalMu, LogitNormalSigma: c.LogitNormalSigma,
+		DiagonalFraction: c.DiagonalFraction,
+		AdaptiveWeight:   c.AdaptiveWeight, AdaptiveWeightC: c.AdaptiveWeightC, AdaptiveWeightP: c.AdaptiveWeightP,
+	}
+	mlpSpec(&g, c.Net.MLP)
+	return g
+}
+
+// mvpFromSpec builds the MVP generator of s.
+func mvpFromSpec(s Spec) (*MVP, error) {
+	g := s.Generator
+	net, err := g.network()
+	if err != nil {
+		return nil, err
+	}
+	ts, err := ParseTimeSampling(g.TimeSampling)
+	if err != nil {
+		return nil, err
+	}
+	return NewMVP(&Config{
+		Net: net, Lambda: g.Lambda, TimeSampling: ts,
+		LogitNormalMu: g.LogitNormalMu, LogitNormalSigma: g.LogitNormalSigma,
+		DiagonalFraction: g.DiagonalFraction,
+		AdaptiveWeight:   g.AdaptiveWeight, AdaptiveWeightC: g.AdaptiveWeightC, AdaptiveWeightP: g.AdaptiveWeightP,
+		SampleSteps: g.Steps, ActionLow: s.ActionLow, ActionHigh: s.ActionHigh,
+	})
 }

@@ -2,14 +2,13 @@ package mvp
 
 import (
 	"fmt"
-	"math"
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
-	. "github.com/gomlx/gomlx/support/exceptions"
+	"github.com/gomvp/gomvp/mvp/policy"
 )
 
 // MLPConfig describes a multilayer perceptron: each hidden layer is Dense → activation → (optional)
@@ -121,6 +120,17 @@ func (t TimeInput) String() string {
 	return fmt.Sprintf("TimeInput(%d)", int(t))
 }
 
+// ParseTimeInput is the inverse of TimeInput.String ("" is the default, TimeInputTR).
+func ParseTimeInput(s string) (TimeInput, error) {
+	switch s {
+	case "", "t,r":
+		return TimeInputTR, nil
+	case "t,r-t":
+		return TimeInputTDelta, nil
+	}
+	return 0, fmt.Errorf("mvp: time input %q is not \"t,r\" or \"t,r-t\"", s)
+}
+
 // TimeFeatures selects the encoding of each time input.
 type TimeFeatures int
 
@@ -139,6 +149,17 @@ func (t TimeFeatures) String() string {
 		return "fourier"
 	}
 	return fmt.Sprintf("TimeFeatures(%d)", int(t))
+}
+
+// ParseTimeFeatures is the inverse of TimeFeatures.String ("" is the default, TimeRaw).
+func ParseTimeFeatures(s string) (TimeFeatures, error) {
+	switch s {
+	case "", "raw":
+		return TimeRaw, nil
+	case "fourier":
+		return TimeFourier, nil
+	}
+	return 0, fmt.Errorf("mvp: time features %q are not \"raw\" or \"fourier\"", s)
 }
 
 // NetworkConfig is the velocity network: an MLP over the concatenation [a, time features, s].
@@ -205,18 +226,17 @@ func (c *NetworkConfig) Validate() error {
 	return nil
 }
 
-// timeFeatures encodes τ [B, 1].
-func (c *NetworkConfig) timeFeatures(tau *Node) *Node {
-	if c.TimeFeatures == TimeRaw {
-		return tau
+// Sampler is the sampling description of a generator of type typ (policy.MeanFlow or policy.Flow)
+// with k steps on this network: the time input and features the shared action graph needs.
+func (c *NetworkConfig) Sampler(typ string, k int) policy.Sampler {
+	sp := policy.Sampler{Type: typ, Steps: k, TimeFeatures: c.TimeFeatures.String()}
+	if typ == policy.MeanFlow {
+		sp.TimeInput = c.TimeInput.String()
 	}
-	g := tau.Graph()
-	freqs := make([]float64, c.FourierFrequencies)
-	for k := range freqs {
-		freqs[k] = 2 * math.Pi * math.Exp2(float64(k))
+	if c.TimeFeatures == TimeFourier {
+		sp.FourierFrequencies = c.FourierFrequencies
 	}
-	phase := Mul(tau, ConstAsDType(g, tau.DType(), [][]float64{freqs})) // [B, F]
-	return Concatenate([]*Node{Sin(phase), Cos(phase)}, -1)
+	return sp
 }
 
 // apply runs the trunk on [a, features(τ_1), …, s]; s may be nil for unconditional models.
@@ -224,29 +244,14 @@ func (c *NetworkConfig) apply(scope *model.Scope, a *Node, taus []*Node, s *Node
 	if err := c.Validate(); err != nil {
 		panic(err)
 	}
-	parts := []*Node{a}
-	for _, tau := range taus {
-		if tau.Rank() == 1 {
-			tau = InsertAxes(tau, -1)
-		}
-		if tau.Rank() != 2 || tau.Shape().Dimensions[1] != 1 {
-			Panicf("mvp: time input must be [B] or [B, 1], got %s", tau.Shape())
-		}
-		parts = append(parts, c.timeFeatures(tau))
-	}
-	if s != nil {
-		parts = append(parts, s)
-	}
-	return c.MLP.Build(scope, Concatenate(parts, -1), a.Shape().Dimensions[a.Rank()-1])
+	// The sampler's type only matters for the number of times, given here by taus.
+	x := c.Sampler(policy.MeanFlow, 1).Input(a, taus, s)
+	return c.MLP.Build(scope, x, a.Shape().Dimensions[a.Rank()-1])
 }
 
-// netTimes maps (t, r) to the two network time inputs and their tangents along d/dt (r fixed):
-// (t, r) → tangents (1, 0); (t, r − t) → (1, −1).
+// netTimes maps (t, r) to the two network time inputs and their tangents along d/dt (r fixed).
 func (c *NetworkConfig) netTimes(t, r *Node) (tau1, tau2 *Node, dTau1, dTau2 float64) {
-	if c.TimeInput == TimeInputTDelta {
-		return t, Sub(r, t), 1, -1
-	}
-	return t, r, 1, 0
+	return c.Sampler(policy.MeanFlow, 1).NetTimes(t, r)
 }
 
 // MeanVelocity is u_θ(a, t, r, s) for a [B, A], t and r [B, 1] (or [B]), s [B, S] (or nil).

@@ -8,6 +8,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -19,35 +22,49 @@ import (
 // TrainConfig configures offline-to-online training (method.md §3). Start from
 // DefaultTrainConfig; every default of the paper's protocol is a field.
 type TrainConfig struct {
-	Agent AgentConfig
+	Agent Spec `json:"agent"`
 	// OfflineSteps of updates on the dataset (paper: 1M), then OnlineSteps environment steps
 	// (paper: 1M) with the replay buffer initialised from the dataset.
-	OfflineSteps, OnlineSteps int
+	OfflineSteps int `json:"offline_steps"`
+	OnlineSteps  int `json:"online_steps"`
 	// StartSteps: online updates begin after this many environment steps (default 5000).
-	StartSteps int
+	StartSteps int `json:"start_steps"`
 	// UTD is the number of updates per online environment step (default 1).
-	UTD int
+	UTD int `json:"utd"`
 	// EvalEvery steps (default 100k; 0 disables periodic evaluation), with EvalEpisodes episodes
 	// (default 50) over EvalEnvs parallel environments (default 10). Evaluation also runs at the end.
-	EvalEvery, EvalEpisodes, EvalEnvs int
+	EvalEvery    int `json:"eval_every"`
+	EvalEpisodes int `json:"eval_episodes"`
+	EvalEnvs     int `json:"eval_envs"`
 	// LogEvery steps, training metrics averaged over the interval are logged (default 1000).
-	LogEvery int
+	LogEvery int `json:"log_every"`
 	// CheckpointEvery steps (default 100k, 0 disables periodic checkpoints; one is always written at
 	// the end); Keep checkpoints are kept (default 3).
-	CheckpointEvery, Keep int
+	CheckpointEvery int `json:"checkpoint_every"`
+	Keep            int `json:"keep"`
 	// Seed of everything: parameters, data sampling, environments, evaluation.
-	Seed int64
+	Seed int64 `json:"seed"`
 	// Out is the run directory: checkpoints/, metrics.jsonl, train.csv, eval.csv, TensorBoard events.
-	Out string
+	Out string `json:"-"`
 	// Progress shows a progress bar on a terminal (default true).
-	Progress bool
+	Progress bool `json:"-"`
+	// AllowChange names the settings (of ResumeChangeable, plus "seed") that may differ from the
+	// stored run when resuming. Any other difference is an error listing the fields. A listed
+	// setting takes the new value, except "seed", which always comes from the run: listing it only
+	// says "the seed was not given, take the run's".
+	AllowChange []string `json:"-"`
 	// Backend names the backend the run uses (xla.Choice.Name), recorded in config.json and the
-	// summary; informational, since a run resumes on whatever backend it is given.
+	// summary; informational, since a run may resume on another backend.
 	Backend string `json:"backend,omitempty"`
 }
 
+// ResumeChangeable are the settings a resumed run may change with TrainConfig.AllowChange:
+// budgets (no lower than the steps already done) and evaluation, logging and retention cadence.
+// Everything else would make the resumed run differ from one that ran unbroken.
+var ResumeChangeable = []string{"offline_steps", "online_steps", "eval_every", "eval_episodes", "eval_envs", "log_every", "keep"}
+
 // DefaultTrainConfig returns the paper's protocol for agent.
-func DefaultTrainConfig(agent AgentConfig) TrainConfig {
+func DefaultTrainConfig(agent Spec) TrainConfig {
 	return TrainConfig{
 		Agent: agent, OfflineSteps: 1_000_000, OnlineSteps: 1_000_000, StartSteps: 5000, UTD: 1,
 		EvalEvery: 100_000, EvalEpisodes: 50, EvalEnvs: 10, LogEvery: 1000,
@@ -74,7 +91,8 @@ type trainState struct {
 	Step     int64 `json:"step"`      // updates done (offline + online)
 	EnvSteps int64 `json:"env_steps"` // online environment steps done
 	Episodes int64 `json:"episodes"`  // online episodes finished
-	// Online holds the transitions collected online, so a resumed run rebuilds the same buffer.
+	// Online held every online transition in version-1 checkpoints; it is read, never written:
+	// the transitions now live in replay segments (replay.go).
 	Online *datasets.Dataset `json:"online,omitempty"`
 	// Streams are the random streams in use, so that a run stopped between checkpoint boundaries
 	// (by a signal) continues the same sequences; nil in checkpoints written before they were kept.
@@ -86,6 +104,8 @@ type trainState struct {
 	FinalEval *EvalResult `json:"final_eval,omitempty"`
 	// EvalPending: the periodic evaluation at Step was interrupted; a resumed run does it first.
 	EvalPending bool `json:"eval_pending,omitempty"`
+	// Config is the run's configuration, compared with the given one on resume.
+	Config *TrainConfig `json:"config,omitempty"`
 }
 
 // streamState is the state of the batch sampler and of the collection policy's noise in a phase.
@@ -108,11 +128,17 @@ type Trainer struct {
 	// a notebook, custom stopping rules).
 	AfterUpdate func(step int64, metrics map[string]float64)
 
-	state   trainState
-	resumed int64
-	log     *runlog.Logger
-	bar     *runlog.Progress
-	lastCkp string
+	state trainState
+	// replay lists the replay segments written so far; restored holds their transitions after a
+	// resume until the online phase puts them back into the buffer; pending collects the
+	// transitions since the last checkpoint, written as the next segment.
+	replay   []ReplaySegment
+	restored *datasets.Dataset
+	pending  *datasets.Dataset
+	resumed  int64
+	log      *runlog.Logger
+	bar      *runlog.Progress
+	lastCkp  string
 	// ckpAt is (updates, environment steps) of the state in lastCkp.
 	ckpAt [2]int64
 	// smp, actRNG and phase are the streams in use, saved with every checkpoint.
@@ -179,19 +205,23 @@ func NewTrainer(backend compute.Backend, cfg TrainConfig, data *datasets.Dataset
 		return nil, err
 	}
 	if ck != nil {
-		t.Agent, err = LoadAgent(backend, ck, cfg.Agent.Generator)
+		t.Agent, err = LoadAgent(backend, ck)
 		if err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal(ck.State, &t.state); err != nil {
 			return nil, fmt.Errorf("mvp: checkpoint %s: training state: %w", ck.Path, err)
 		}
+		if err := t.checkResume(ck); err != nil {
+			return nil, err
+		}
+		if err := t.restoreReplay(ck); err != nil {
+			return nil, err
+		}
 		t.resumed = t.state.Step
 		t.lastCkp = ck.Path
 		t.ckpAt = [2]int64{t.state.Step, t.state.EnvSteps}
 		t.ac = acc{sum: t.state.LogSum, n: t.state.LogN}
-		t.Config.Agent = ck.Agent
-		t.Config.Agent.Generator = cfg.Agent.Generator
 	} else {
 		ac := cfg.Agent
 		ac.Seed = cfg.Seed
@@ -202,6 +232,95 @@ func NewTrainer(backend compute.Backend, cfg TrainConfig, data *datasets.Dataset
 		}
 	}
 	return t, nil
+}
+
+// checkResume compares the stored run with t.Config: fields that differ are an error unless
+// allowed; allowed ones take the new value, except the seed, which is always the run's.
+func (t *Trainer) checkResume(ck *Checkpoint) error {
+	given := t.Config
+	given.Agent.Seed = given.Seed
+	// Version-1 checkpoints stored no settings: only their spec and seed are compared.
+	stored := given
+	if t.state.Config != nil {
+		stored = *t.state.Config
+	}
+	stored.Agent, stored.Seed = ck.Spec, ck.Spec.Seed
+	stored.Backend = given.Backend // a run may resume on another backend
+	diff := trainConfigDiff(stored, given)
+	allowed := map[string]bool{}
+	for _, f := range given.AllowChange {
+		f = strings.ReplaceAll(strings.TrimSpace(f), "-", "_")
+		if f != "seed" && !slices.Contains(ResumeChangeable, f) {
+			return fmt.Errorf("mvp: train: setting %q cannot change on resume (changeable: %s)", f, strings.Join(ResumeChangeable, ", "))
+		}
+		allowed[f] = true
+	}
+	var bad []string
+	for _, d := range diff {
+		name, _, _ := strings.Cut(d, ":")
+		if !allowed[strings.TrimPrefix(name, "agent.")] || name == "agent.seed" && !allowed["seed"] {
+			bad = append(bad, d)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("mvp: train: %s holds a run whose settings differ (stored → given): %s; "+
+			"resume with the run's settings or use a new output directory (only %s may change, when allowed)",
+			t.Config.Out, strings.Join(bad, "; "), strings.ReplaceAll(strings.Join(ResumeChangeable, ", "), "_", "-"))
+	}
+	if t.state.Step > int64(given.OfflineSteps) && given.OfflineSteps < stored.OfflineSteps {
+		return fmt.Errorf("mvp: train: offline_steps %d is below the %d updates the run has done", given.OfflineSteps, t.state.Step)
+	}
+	if t.state.EnvSteps > int64(given.OnlineSteps) {
+		return fmt.Errorf("mvp: train: online_steps %d is below the %d environment steps the run has done", given.OnlineSteps, t.state.EnvSteps)
+	}
+	t.Config.Agent, t.Config.Seed = ck.Spec, ck.Spec.Seed
+	return nil
+}
+
+// restoreReplay reads the online transitions the checkpoint covers: its replay segments, or the
+// JSON copy of a version-1 checkpoint (written as the first segment at the next checkpoint).
+func (t *Trainer) restoreReplay(ck *Checkpoint) error {
+	c := t.Config.Agent
+	if old := t.state.Online; old != nil {
+		t.state.Online = nil
+		if old.Len() != int(t.state.EnvSteps) {
+			return fmt.Errorf("mvp: train: checkpoint %s holds %d online transitions for %d environment steps", ck.Path, old.Len(), t.state.EnvSteps)
+		}
+		t.restored, t.pending = old, old.Clone()
+		return nil
+	}
+	var rows int64
+	for _, s := range ck.Replay {
+		rows += int64(s.Rows)
+	}
+	if rows != t.state.EnvSteps {
+		return fmt.Errorf("mvp: train: checkpoint %s covers %d online transitions in its replay segments for %d environment steps", ck.Path, rows, t.state.EnvSteps)
+	}
+	if err := RemoveReplayAfter(t.checkpointDir(), rows); err != nil {
+		return err
+	}
+	if len(ck.Replay) == 0 {
+		return nil
+	}
+	d, err := ReadReplay(t.checkpointDir(), ck.Replay, c.ObsDim, c.ActDim)
+	if err != nil {
+		return fmt.Errorf("mvp: train: resuming from %s: %w", ck.Path, err)
+	}
+	t.replay, t.restored = ck.Replay, d
+	return nil
+}
+
+// trainConfigDiff lists the settings where b differs from a ("field: a → b").
+func trainConfigDiff(a, b TrainConfig) []string {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	var ma, mb map[string]any
+	_ = json.Unmarshal(ja, &ma)
+	_ = json.Unmarshal(jb, &mb)
+	var out []string
+	diffJSON("", ma, mb, &out)
+	sort.Strings(out)
+	return out
 }
 
 func (t *Trainer) checkpointDir() string { return filepath.Join(t.Config.Out, "checkpoints") }
@@ -354,8 +473,7 @@ func (t *Trainer) update(ctx context.Context, s *datasets.Sampler, b *datasets.B
 	if err := s.SampleInto(b); err != nil {
 		return fmt.Errorf("mvp: train: %w", err)
 	}
-	m, err := t.Agent.Update(&Batch{Size: b.Size, Obs: b.Observations, Actions: b.Actions, ChunkReward: b.Rewards,
-		NextObs: b.NextObservations, Mask: b.Masks, Valid: b.Valid})
+	m, err := t.Agent.Update(b)
 	if err != nil {
 		if errors.Is(err, ErrDiverged) {
 			where := "no checkpoint was written yet"
@@ -463,17 +581,18 @@ func (t *Trainer) online(ctx context.Context) error {
 	}
 	defer env.Close()
 	c := cfg.Agent
-	if t.state.Online == nil {
-		t.state.Online = &datasets.Dataset{Name: "online", ObsDim: c.ObsDim, ActDim: c.ActDim}
+	if t.pending == nil {
+		t.pending = &datasets.Dataset{Name: "online", ObsDim: c.ObsDim, ActDim: c.ActDim}
 	}
 	buf, err := datasets.NewReplayBuffer(t.Data, t.Data.Len()+cfg.OnlineSteps)
 	if err != nil {
 		return fmt.Errorf("mvp: train: %w", err)
 	}
-	if t.state.Online.Len() > 0 {
-		if err := buf.AddDataset(t.state.Online); err != nil {
+	if t.restored != nil {
+		if err := buf.AddDataset(t.restored); err != nil {
 			return fmt.Errorf("mvp: train: restoring online transitions: %w", err)
 		}
+		t.restored = nil
 	}
 	b := datasets.NewBatch(c.BatchSize, c.ObsDim, c.ActDim, c.Horizon)
 	s := t.sampler(buf)
@@ -493,7 +612,6 @@ func (t *Trainer) online(ctx context.Context) error {
 	epSteps := 0
 	var chunk []float32
 	k := c.Horizon
-	on := t.state.Online
 	for t.state.EnvSteps < int64(cfg.OnlineSteps) {
 		if k == c.Horizon {
 			chunk, err = t.Agent.Act(obs, rng)
@@ -520,7 +638,7 @@ func (t *Trainer) online(ctx context.Context) error {
 		if err := buf.Add(tr); err != nil {
 			return fmt.Errorf("mvp: train: %w", err)
 		}
-		appendTransition(on, tr)
+		appendTransition(t.pending, tr)
 		t.state.EnvSteps++
 		obs = st.Observation
 		if t.state.EnvSteps > int64(cfg.StartSteps) {
@@ -558,6 +676,13 @@ func (t *Trainer) online(ctx context.Context) error {
 		t.bar.Finish(t.state.EnvSteps)
 	}
 	return nil
+}
+
+func pendingLen(d *datasets.Dataset) int {
+	if d == nil {
+		return 0
+	}
+	return d.Len()
 }
 
 func appendTransition(d *datasets.Dataset, tr datasets.Transition) {
@@ -612,11 +737,25 @@ func (t *Trainer) checkpoint() error {
 			break
 		}
 	}
-	p, err := SaveCheckpoint(t.checkpointDir(), t.state.Step, t.Agent, t.state, t.Config.Keep)
+	cfg := t.Config
+	t.state.Config = &cfg
+	replay := t.replay
+	if n := pendingLen(t.pending); n > 0 {
+		// Only the transitions since the last checkpoint are written; older segments stay as they are.
+		seg, err := WriteReplaySegment(t.checkpointDir(), t.state.EnvSteps-int64(n), t.pending)
+		if err != nil {
+			return err
+		}
+		replay = append(slices.Clone(replay), seg)
+	}
+	p, err := WriteCheckpoint(t.checkpointDir(), t.state.Step, t.Agent, CheckpointContent{State: t.state, Replay: replay}, t.Config.Keep)
 	if err != nil {
 		return err
 	}
-	t.lastCkp = p
+	t.lastCkp, t.replay = p, replay
 	t.ckpAt = [2]int64{t.state.Step, t.state.EnvSteps}
+	if pendingLen(t.pending) > 0 {
+		t.pending = &datasets.Dataset{Name: "online", ObsDim: t.pending.ObsDim, ActDim: t.pending.ActDim}
+	}
 	return nil
 }

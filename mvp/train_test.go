@@ -251,7 +251,7 @@ func TestCheckpointCorruption(t *testing.T) {
 	if err != nil || ck.Step != 3 {
 		t.Fatalf("LatestCheckpoint = %v, %v; want step 3", ck, err)
 	}
-	b, err := LoadAgent(backend, ck, nil)
+	b, err := LoadAgent(backend, ck)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestCheckpointCorruption(t *testing.T) {
 		}
 	}
 	// Acting from the restored agent gives the same actions.
-	obs := make([]float32, 2*a.Config.ObsDim)
+	obs := make([]float32, 2*a.Spec.ObsDim)
 	x, _ := a.Act(obs, NewActRNG(5))
 	y, _ := b.Act(obs, NewActRNG(5))
 	for i := range x {
@@ -294,7 +294,7 @@ func TestDivergenceGuard(t *testing.T) {
 		t.Fatal(err2)
 	}
 	if ck != nil {
-		a, err := LoadAgent(backend, ck, nil)
+		a, err := LoadAgent(backend, ck)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomvp/gomvp/mvp/policy"
 )
 
 // FormatName and FormatVersion identify a policy.json.
@@ -27,11 +28,11 @@ const (
 const (
 	// GenMeanFlow is MVP's mean-velocity generator: k steps a ← a + (r−t)·u(a, t, r, s) over a
 	// uniform split of [0, 1] (k = 1 is one-step generation a = ε + u(ε, 0, 1, s)).
-	GenMeanFlow = "mean_flow"
+	GenMeanFlow = policy.MeanFlow
 	// GenFlow is the flow baselines' instantaneous velocity: k Euler steps a ← a + v(a, t, s)/k.
-	GenFlow = "flow"
+	GenFlow = policy.Flow
 	// GenRegression is deterministic behaviour cloning, a = net(s): the noise is ignored.
-	GenRegression = "regression"
+	GenRegression = policy.Regression
 )
 
 // Config is the architecture and interface of an exported policy.
@@ -76,6 +77,12 @@ type GeneratorConfig struct {
 	Net MLPConfig `json:"net"`
 }
 
+// Sampler is the generator's sampling description for policy.Sample.
+func (g GeneratorConfig) Sampler() policy.Sampler {
+	return policy.Sampler{Type: g.Type, Steps: g.Steps, TimeInput: g.TimeInput,
+		TimeFeatures: g.TimeFeatures, FourierFrequencies: g.FourierFrequencies}
+}
+
 // CriticConfig is an ensemble of Q networks over [s, a]; candidates are scored by the mean.
 type CriticConfig struct {
 	Ensemble int       `json:"ensemble"`
@@ -118,32 +125,8 @@ func (c *Config) Validate() error {
 		bad("action_low=%g must be below action_high=%g", c.ActionLow, c.ActionHigh)
 	}
 	g := c.Generator
-	switch g.Type {
-	case GenMeanFlow, GenFlow:
-		if g.Steps <= 0 {
-			bad("generator.steps=%d must be positive", g.Steps)
-		}
-	case GenRegression:
-	default:
-		bad("generator.type %q is not one of %q, %q, %q", g.Type, GenMeanFlow, GenFlow, GenRegression)
-	}
-	switch g.TimeInput {
-	case "", "t,r":
-	case "t,r-t":
-		if g.Type != GenMeanFlow {
-			bad("generator.time_input %q needs a mean_flow generator", g.TimeInput)
-		}
-	default:
-		bad("generator.time_input %q is not \"t,r\" or \"t,r-t\"", g.TimeInput)
-	}
-	switch g.TimeFeatures {
-	case "", "raw":
-	case "fourier":
-		if g.FourierFrequencies <= 0 {
-			bad("generator.fourier_frequencies=%d must be positive", g.FourierFrequencies)
-		}
-	default:
-		bad("generator.time_features %q is not \"raw\" or \"fourier\"", g.TimeFeatures)
+	if err := g.Sampler().Validate(); err != nil {
+		bad("generator.%v", err)
 	}
 	if err := g.Net.validate("generator.net"); err != nil {
 		bad("%v", err)

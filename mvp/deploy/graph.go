@@ -2,15 +2,15 @@ package deploy
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads like the math
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/nn"
 	. "github.com/gomlx/gomlx/support/exceptions" //nolint:staticcheck
+
+	"github.com/gomvp/gomvp/mvp/policy"
 )
 
 // Weight names, relative to a network prefix ("actor", "critic/q0", …): hidden layer i has
@@ -59,20 +59,7 @@ func mlpShapes(w map[string][]int, prefix string, m *MLPConfig, in, out int) {
 }
 
 // timeFeatureDim is the number of time features the generator's trunk sees.
-func (c *Config) timeFeatureDim() int {
-	g := &c.Generator
-	per := 1
-	if g.TimeFeatures == "fourier" {
-		per = 2 * g.FourierFrequencies
-	}
-	switch g.Type {
-	case GenMeanFlow:
-		return 2 * per
-	case GenFlow:
-		return per
-	}
-	return 0
-}
+func (c *Config) timeFeatureDim() int { return c.Generator.Sampler().TimeFeatureDim() }
 
 // weightFn returns the graph node of a named weight.
 type weightFn func(name string) *Node
@@ -97,79 +84,22 @@ func (c *Config) ActionGraph(w weightFn, obs, noise *Node) *Node {
 	if nz := c.ObsNorm; nz != nil {
 		s = Div(Sub(s, Const(g, [][]float32{nz.Shift})), Const(g, [][]float32{nz.Scale}))
 	}
-	// Row b·N+i holds candidate i of state b, as in training's generate-and-select.
-	sRep := Reshape(BroadcastToDims(InsertAxes(s, 1), b, n, c.ObsDim), b*n, c.ObsDim)
-	eps := Reshape(noise, b*n, chunk)
-	cand := ClipScalar(c.generate(w, sRep, eps), c.ActionLow, c.ActionHigh)
-	var act *Node
-	if c.Critic == nil || n == 1 {
-		act = Reshape(Slice(Reshape(cand, b, n, -1), AxisRange(), AxisElem(0), AxisRange()), b, -1)
-	} else {
-		q := Reshape(c.qMean(w, sRep, cand), b, n)
-		oneHot := OneHot(ArgMax(q, 1, dtypes.Int32), n, cand.DType()) // [B, N]
-		act = ReduceSum(Mul(Reshape(cand, b, n, -1), InsertAxes(oneHot, -1)), 1)
+	sample := func(s, eps *Node) *Node {
+		net := func(x *Node) *Node { return mlp(w, ActorPrefix, &c.Generator.Net, x) }
+		return policy.Sample(c.Generator.Sampler(), net, s, eps)
 	}
+	var score policy.Score
+	if c.Critic != nil {
+		score = func(s, a *Node) *Node { return c.qMean(w, s, a) }
+	}
+	// The action graph training runs: row b·N+i of the noise is candidate i of state b.
+	act := policy.Act(sample, score, s, Reshape(noise, b*n, chunk), c.ActionLow, c.ActionHigh)
 	if nz := c.ActNorm; nz != nil {
 		steps := Reshape(act, b, c.Horizon, c.ActDim)
 		steps = Add(Mul(steps, Const(g, [][][]float32{{nz.Scale}})), Const(g, [][][]float32{{nz.Shift}}))
 		act = Reshape(steps, b, chunk)
 	}
 	return act
-}
-
-// generate maps noise eps [M, chunk] to (unclipped) actions given states s [M, ObsDim].
-func (c *Config) generate(w weightFn, s, eps *Node) *Node {
-	g := &c.Generator
-	m := eps.Shape().Dim(0)
-	timeCol := func(v float64) *Node {
-		return BroadcastToShape(ConstAsDType(eps.Graph(), eps.DType(), v), shapes.Make(eps.DType(), m, 1))
-	}
-	net := func(a *Node, taus ...*Node) *Node {
-		parts := []*Node{a}
-		for _, tau := range taus {
-			parts = append(parts, c.timeFeatures(tau))
-		}
-		parts = append(parts, s)
-		return mlp(w, ActorPrefix, &g.Net, Concatenate(parts, -1))
-	}
-	switch g.Type {
-	case GenRegression:
-		return mlp(w, ActorPrefix, &g.Net, s)
-	case GenFlow:
-		a := eps
-		dt := 1 / float64(g.Steps)
-		for k := range g.Steps {
-			v := net(a, timeCol(float64(k)*dt))
-			a = Add(a, MulScalar(v, dt))
-		}
-		return a
-	}
-	// Mean flow: a ← a + (r − t)·u(a, t, r, s); one step is a = ε + u(ε, 0, 1, s).
-	a := eps
-	for k := range g.Steps {
-		t := float64(k) / float64(g.Steps)
-		r := float64(k+1) / float64(g.Steps)
-		tau2 := timeCol(r)
-		if g.TimeInput == "t,r-t" {
-			tau2 = Sub(timeCol(r), timeCol(t))
-		}
-		a = Add(a, MulScalar(net(a, timeCol(t), tau2), r-t))
-	}
-	return a
-}
-
-// timeFeatures encodes τ [M, 1] as configured.
-func (c *Config) timeFeatures(tau *Node) *Node {
-	g := &c.Generator
-	if g.TimeFeatures != "fourier" {
-		return tau
-	}
-	freqs := make([]float64, g.FourierFrequencies)
-	for k := range freqs {
-		freqs[k] = 2 * math.Pi * math.Exp2(float64(k))
-	}
-	phase := Mul(tau, ConstAsDType(tau.Graph(), tau.DType(), [][]float64{freqs}))
-	return Concatenate([]*Node{Sin(phase), Cos(phase)}, -1)
 }
 
 // qMean is the ensemble mean of Q(s, a) [M].

@@ -7,24 +7,28 @@ import (
 
 	"github.com/gomlx/compute"
 
+	"github.com/gomvp/gomvp/datasets"
 	"github.com/gomvp/gomvp/mvp"
 )
 
-// AgentConfig returns the agent config of kind at these sizes: the defaults of
-// mvp.DefaultAgentConfig with the sizes applied, so a benchmark runs the graph `mvp train` runs.
-func (s Sizes) AgentConfig(kind string) mvp.AgentConfig {
-	c := mvp.DefaultAgentConfig(kind, s.ObsDim, s.ActDim)
+// Spec returns the spec of kind at these sizes: the kind table's defaults (mvp.DefaultSpec) with
+// the sizes applied, so a benchmark runs the graph `mvp train` runs.
+func (s Sizes) Spec(kind string) (mvp.Spec, error) {
+	c, err := mvp.DefaultSpec(kind, s.ObsDim, s.ActDim)
+	if err != nil {
+		return c, err
+	}
 	c.Horizon, c.Candidates, c.BatchSize = s.Horizon, s.Candidates, s.Batch
-	c.ActorHidden = append([]int(nil), s.ActorHidden...)
+	c.Generator.Hidden = append([]int(nil), s.ActorHidden...)
 	c.Critic.Hidden = append([]int(nil), s.CriticHidden...)
 	c.Critic.Ensemble = s.Ensemble
 	c.Seed = 1
-	return c
+	return c, nil
 }
 
 // RandomBatch returns a batch of cfg's sizes filled with seeded random data (all steps valid, no
 // terminal), the shape and value ranges of real chunked transitions.
-func RandomBatch(cfg mvp.AgentConfig, seed uint64) *mvp.Batch {
+func RandomBatch(cfg mvp.Spec, seed uint64) *datasets.Batch {
 	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	n := cfg.BatchSize
 	normal := func(k int) []float32 {
@@ -45,9 +49,9 @@ func RandomBatch(cfg mvp.AgentConfig, seed uint64) *mvp.Batch {
 		}
 		return x
 	}
-	return &mvp.Batch{
-		Size: n, Obs: normal(n * cfg.ObsDim), Actions: act, ChunkReward: normal(n),
-		NextObs: normal(n * cfg.ObsDim), Mask: ones(n), Valid: ones(n * cfg.Horizon),
+	return &datasets.Batch{
+		Size: n, Observations: normal(n * cfg.ObsDim), Actions: act, Rewards: normal(n),
+		NextObservations: normal(n * cfg.ObsDim), Masks: ones(n), Valid: ones(n * cfg.Horizon),
 	}
 }
 
@@ -65,7 +69,10 @@ type UpdateResult struct {
 // BenchUpdate builds an agent of kind (with or without its critic) on backend and times
 // Agent.Update on a fixed random batch for about minTime after one untimed warm-up call.
 func BenchUpdate(backend compute.Backend, s Sizes, kind string, withCritic bool, minTime time.Duration) (UpdateResult, error) {
-	cfg := s.AgentConfig(kind)
+	cfg, err := s.Spec(kind)
+	if err != nil {
+		return UpdateResult{}, fmt.Errorf("perf: %w", err)
+	}
 	cfg.UseCritic = withCritic
 	agent, err := mvp.NewAgent(backend, cfg)
 	if err != nil {
@@ -119,7 +126,10 @@ type ActResult struct {
 // candidates each, critic scoring, argmax, noise drawn in the graph) for about minTime after a
 // warm-up. states = 1 is the latency of acting in one environment.
 func BenchAct(backend compute.Backend, name string, s Sizes, states int, minTime time.Duration) (ActResult, error) {
-	cfg := s.AgentConfig(mvp.KindMVP)
+	cfg, err := s.Spec(mvp.KindMVP)
+	if err != nil {
+		return ActResult{}, fmt.Errorf("perf: %w", err)
+	}
 	agent, err := mvp.NewAgent(backend, cfg)
 	if err != nil {
 		return ActResult{}, fmt.Errorf("perf: act agent on %s: %w", name, err)
@@ -127,7 +137,7 @@ func BenchAct(backend compute.Backend, name string, s Sizes, states int, minTime
 	if states < 1 || states > cfg.BatchSize {
 		return ActResult{}, fmt.Errorf("perf: act on %d states, want 1…%d", states, cfg.BatchSize)
 	}
-	obs := RandomBatch(cfg, 11).Obs[:states*cfg.ObsDim]
+	obs := RandomBatch(cfg, 11).Observations[:states*cfg.ObsDim]
 	rng := mvp.NewActRNG(3)
 	t, err := TimeLoop(func() error { _, err := agent.Act(obs, rng); return err }, 20, 200, minTime)
 	if err != nil {

@@ -121,7 +121,11 @@ func TestCriticForwardFLOPsMatchesGraph(t *testing.T) {
 // its reverse-mode gradient w.r.t. the actor's variables, as the agent's update builds them.
 func TestMVPActorFLOPsMatchesGraph(t *testing.T) {
 	s := smallSizes()
-	gen, err := mvp.NewGeneratorForKind(s.AgentConfig(mvp.KindMVP))
+	spec, err := s.Spec(mvp.KindMVP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := mvp.NewGenerator(spec)
 	if err != nil {
 		t.Fatal(err)
 	}

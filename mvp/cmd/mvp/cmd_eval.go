@@ -88,9 +88,9 @@ func runEval(args []string) error {
 	}
 	backend := choice.Backend
 	if *candidates > 0 {
-		ck.Agent.Candidates = *candidates
+		ck.Spec.Candidates = *candidates
 	}
-	agent, err := mvp.LoadAgent(backend, ck, nil)
+	agent, err := mvp.LoadAgent(backend, ck)
 	if err != nil {
 		return err
 	}
@@ -124,9 +124,9 @@ func runEval(args []string) error {
 		}
 	}
 	summary := map[string]any{
-		"checkpoint": ck.Path, "step": ck.Step, "agent": ck.Agent.Kind, "env": *envSpec,
+		"checkpoint": ck.Path, "step": ck.Step, "agent": ck.Spec.Kind, "env": *envSpec,
 		"episodes": res.Episodes, "success_rate": res.SuccessRate, "mean_return": res.MeanReturn,
-		"mean_length": res.MeanLength, "gif": *gifPath, "candidates": agent.Config.Candidates,
+		"mean_length": res.MeanLength, "gif": *gifPath, "candidates": agent.Spec.Candidates,
 		"backend": choice.Name,
 	}
 	if res.Interrupted {

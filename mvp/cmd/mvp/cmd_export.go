@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/gomvp/gomvp/datasets"
 	"github.com/gomvp/gomvp/mvp"
 	"github.com/gomvp/gomvp/mvp/deploy"
 	"github.com/gomvp/gomvp/xla/export"
@@ -47,7 +46,6 @@ func runExport(args []string) error {
 	batch := fs.Int("batch", 1, "static batch size of the onnx/stablehlo graph; 0 (onnx only): a symbolic batch axis")
 	plugin := fs.String("plugin", "cpu", "PJRT plugin for stablehlo: a name found in PJRT_PLUGIN_LIBRARY_PATH, or an absolute path to the .so")
 	backendFlag := fs.String("backend", "", "for --format stablehlo: xla:cpu, xla:cuda or xla:/path/plugin.so, the PJRT plugin that compiles the graph (same as --plugin)")
-	normPath := fs.String("norm", "", "JSON file with the datasets.Normalization the agent was trained under (obs/act shift and scale); default none")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -77,22 +75,11 @@ func runExport(args []string) error {
 	if *backendFlag != "" {
 		p, ok := strings.CutPrefix(*backendFlag, "xla:")
 		if !ok || *format != "stablehlo" {
-			return fmt.Errorf("--backend %q: export compiles graphs only for --format stablehlo, with an XLA plugin (xla:cpu, xla:cuda, xla:/path/plugin.so)", *backendFlag)
+			return usagef("--backend %q: export compiles graphs only for --format stablehlo, with an XLA plugin (xla:cpu, xla:cuda, xla:/path/plugin.so)", *backendFlag)
 		}
 		*plugin = p
 	}
-	var norm *datasets.Normalization
-	if *normPath != "" {
-		raw, err := os.ReadFile(*normPath)
-		if err != nil {
-			return fmt.Errorf("--norm: %w", err)
-		}
-		norm = new(datasets.Normalization)
-		if err := json.Unmarshal(raw, norm); err != nil {
-			return fmt.Errorf("--norm %s: %w", *normPath, err)
-		}
-	}
-	policy, source, err := loadPolicy(*ckpt, norm)
+	policy, source, err := loadPolicy(*ckpt)
 	if err != nil {
 		return err
 	}
@@ -143,7 +130,7 @@ func runExport(args []string) error {
 
 // loadPolicy reads a policy directory, a checkpoint file, or the newest valid checkpoint of a run
 // or checkpoint directory.
-func loadPolicy(path string, norm *datasets.Normalization) (*deploy.Policy, string, error) {
+func loadPolicy(path string) (*deploy.Policy, string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("--checkpoint: %w", err)
@@ -153,13 +140,10 @@ func loadPolicy(path string, norm *datasets.Normalization) (*deploy.Policy, stri
 		if err != nil {
 			return nil, "", err
 		}
-		p, err := mvp.PolicyFromCheckpoint(ck, norm)
+		p, err := mvp.PolicyFromCheckpoint(ck)
 		return p, ck.Path, err
 	}
 	if _, err := os.Stat(filepath.Join(path, deploy.ConfigFile)); err == nil {
-		if norm != nil {
-			return nil, "", fmt.Errorf("--norm cannot be applied to policy directory %s: its normalisation is fixed at export", path)
-		}
 		p, err := deploy.Load(path)
 		return p, path, err
 	}
@@ -174,7 +158,7 @@ func loadPolicy(path string, norm *datasets.Normalization) (*deploy.Policy, stri
 	if ck == nil {
 		return nil, "", fmt.Errorf("--checkpoint %s: no checkpoint (ckpt-*.gmvp) or %s found", path, deploy.ConfigFile)
 	}
-	p, err := mvp.PolicyFromCheckpoint(ck, norm)
+	p, err := mvp.PolicyFromCheckpoint(ck)
 	return p, ck.Path, err
 }
 

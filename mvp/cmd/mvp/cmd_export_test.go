@@ -65,11 +65,11 @@ func agentAct(t *testing.T, run string, obs, noise []float32) []float32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := mvp.LoadAgent(backend, ck, nil)
+	a, err := mvp.LoadAgent(backend, ck)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := a.Config
+	c := a.Spec
 	b := len(obs) / c.ObsDim
 	exec, err := model.NewExec(backend, a.Store, func(scope *model.Scope, s, eps *Node) *Node { return a.SelectBestOfN(scope, s, eps) })
 	if err != nil {
@@ -150,8 +150,6 @@ func TestExportErrors(t *testing.T) {
 	if err := runExport([]string{"--checkpoint", run, "--format", "gomlx", "--out", policyDir}); err != nil {
 		t.Fatal(err)
 	}
-	normFile := filepath.Join(t.TempDir(), "norm.json")
-	os.WriteFile(normFile, []byte(`{"obs":{"kind":"standard","shift":[0],"scale":[1]}}`), 0o644)
 	out := filepath.Join(t.TempDir(), "x")
 	for _, tc := range []struct {
 		args []string
@@ -166,8 +164,7 @@ func TestExportErrors(t *testing.T) {
 		{[]string{"--checkpoint", filepath.Join(empty, "nope"), "--format", "gomlx", "--out", out}, "no such file"},
 		{[]string{"--checkpoint", empty, "--format", "gomlx", "--out", out}, "no checkpoint (ckpt-*.gmvp) or policy.json"},
 		{[]string{"--checkpoint", corrupt, "--format", "gomlx", "--out", out}, "CRC-32C mismatch"},
-		{[]string{"--checkpoint", policyDir, "--norm", normFile, "--format", "gomlx", "--out", out}, "--norm cannot be applied"},
-		{[]string{"--checkpoint", run, "--norm", normFile, "--format", "gomlx", "--out", out}, "obs_norm has 1 shifts and 1 scales, want 16"},
+		{[]string{"--checkpoint", policyDir, "--norm", "n.json", "--format", "gomlx", "--out", out}, "flag provided but not defined: -norm"},
 	} {
 		err := runExport(tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

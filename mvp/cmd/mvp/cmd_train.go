@@ -5,10 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/gomvp/gomvp/mvp"
+	"github.com/gomvp/gomvp/mvp/policy"
 	"github.com/gomvp/gomvp/plugins"
 )
 
@@ -42,6 +45,14 @@ func checkEnv(spec string, opts map[string]string, given, needed bool) error {
 	return checkPluginOptions("env-opt", plugins.Environment, spec, opts)
 }
 
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
+}
+
 func runTrain(args []string) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	kind := fs.String("agent", mvp.KindMVP, "agent: "+strings.Join(mvp.Kinds, ", "))
@@ -53,26 +64,31 @@ func runTrain(args []string) error {
 	envOpt := kvFlag{}
 	fs.Var(envOpt, "env-opt", "plugin option key=value for the environment (repeatable)")
 	out := fs.String("out", "", "run directory (checkpoints, logs); an existing run there is resumed")
-	def := mvp.DefaultTrainConfig(mvp.DefaultAgentConfig(mvp.KindMVP, 1, 1))
+	// Agent flags show the mvp row of the kind table; a flag left unset keeps the chosen kind's value.
+	ds, _ := mvp.DefaultSpec(mvp.KindMVP, 0, 0)
+	def := mvp.DefaultTrainConfig(ds)
 	offline := fs.Int("offline-steps", def.OfflineSteps, "offline updates")
 	online := fs.Int("online-steps", def.OnlineSteps, "online environment steps")
 	startSteps := fs.Int("start-steps", def.StartSteps, "online environment steps before updates start")
 	utd := fs.Int("utd", def.UTD, "updates per online environment step")
-	seed := fs.Int64("seed", 0, "seed of everything")
+	seed := fs.Int64("seed", 0, "seed of everything (on resume: the run's; a different one is an error)")
 	evalEvery := fs.Int("eval-every", def.EvalEvery, "evaluate every this many updates (0: only at the end)")
 	evalEpisodes := fs.Int("eval-episodes", def.EvalEpisodes, "episodes per evaluation")
 	evalEnvs := fs.Int("eval-envs", def.EvalEnvs, "parallel evaluation environments")
 	logEvery := fs.Int("log-every", def.LogEvery, "log averaged training metrics every this many updates")
 	ckptEvery := fs.Int("checkpoint-every", def.CheckpointEvery, "checkpoint every this many updates (0: only at the end)")
 	keep := fs.Int("keep", def.Keep, "checkpoints to keep (0: all)")
-	horizon := fs.Int("horizon", 0, "chunk length h (0: the agent's default, 5; BFN 1)")
-	candidates := fs.Int("candidates", 0, "best-of-N candidates (0: the agent's default, 32; BFN 4)")
-	batch := fs.Int("batch", 256, "batch size")
-	lr := fs.Float64("lr", 3e-4, "Adam learning rate")
-	hidden := fs.String("hidden", "512,512,512,512", "hidden widths of the actor and the critic")
-	critics := fs.Int("critics", 2, "critic ensemble size")
-	gamma := fs.Float64("gamma", 0.99, "discount γ")
-	tau := fs.Float64("tau", 0.005, "Polyak rate τ of the target critic")
+	horizon := fs.Int("horizon", ds.Horizon, "chunk length h (default: the agent kind's; BFN 1)")
+	candidates := fs.Int("candidates", ds.Candidates, "best-of-N candidates (default: the agent kind's; BFN 4, BC 1)")
+	batch := fs.Int("batch", ds.BatchSize, "batch size")
+	lr := fs.Float64("lr", ds.LearningRate, "Adam learning rate")
+	hidden := fs.String("hidden", joinInts(ds.Generator.Hidden), "hidden widths of the actor and the critic")
+	critics := fs.Int("critics", ds.Critic.Ensemble, "critic ensemble size")
+	gamma := fs.Float64("gamma", ds.Critic.Gamma, "discount γ")
+	tau := fs.Float64("tau", ds.Critic.Tau, "Polyak rate τ of the target critic")
+	lambda := fs.Float64("lambda", ds.Generator.Lambda, "weight λ of the IVC term, ≥ 0 (mean-flow generators; mvp-lambda0 is mvp with λ = 0)")
+	sampleSteps := fs.Int("sample-steps", ds.Generator.Steps, "generation steps k (default: the agent kind's; mvp 1, qc/bfn 10)")
+	allowChange := fs.String("allow-change", "", "on resume, accept these changed settings (comma-separated): "+strings.ReplaceAll(strings.Join(mvp.ResumeChangeable, ","), "_", "-"))
 	noProgress := fs.Bool("no-progress", false, "no progress bar even on a terminal")
 	backendFlag := addBackendFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -96,13 +112,45 @@ func runTrain(args []string) error {
 		atLeast("eval-every", *evalEvery, 0), atLeast("eval-episodes", *evalEpisodes, 0),
 		atLeast("eval-envs", *evalEnvs, 1), atLeast("log-every", *logEvery, 1),
 		atLeast("checkpoint-every", *ckptEvery, 0), atLeast("keep", *keep, 0),
-		atLeast("horizon", *horizon, 0), atLeast("candidates", *candidates, 0),
+		atLeast("horizon", *horizon, 1), atLeast("candidates", *candidates, 1),
+		atLeast("sample-steps", *sampleSteps, 1),
 		atLeast("batch", *batch, 1), positive("lr", *lr), atLeast("critics", *critics, 1),
 		inRange("gamma", *gamma, 0, 1, true), inRange("tau", *tau, 0, 1, false),
 		checkPluginOptions("dataset-opt", plugins.Dataset, *dataSpec, dataOpt),
 		checkEnv(*envSpec, envOpt, envGiven, *online > 0 || *evalEpisodes > 0),
 	); err != nil {
 		return err
+	}
+	spec, err := mvp.DefaultSpec(*kind, 0, 0)
+	if err != nil {
+		return usagef("--agent: %w", err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["hidden"] {
+		spec.Generator.Hidden, spec.Critic.Hidden = widths, widths
+	}
+	if set["lambda"] {
+		if !(*lambda >= 0) || math.IsInf(*lambda, 0) {
+			return usagef("--lambda %g: must be a finite value ≥ 0", *lambda)
+		}
+		if spec.Generator.Type != policy.MeanFlow {
+			return usagef("--lambda: agent %q has no IVC term (its generator is %s)", spec.Kind, spec.Generator.Type)
+		}
+		spec.Generator.Lambda = *lambda
+	}
+	if set["candidates"] && !spec.UseCritic && *candidates != spec.Candidates {
+		return usagef("--candidates: agent %q has no critic to choose among candidates", spec.Kind)
+	}
+	for name, apply := range map[string]func(){
+		"horizon": func() { spec.Horizon = *horizon }, "candidates": func() { spec.Candidates = *candidates },
+		"batch": func() { spec.BatchSize = *batch }, "lr": func() { spec.LearningRate = *lr },
+		"critics": func() { spec.Critic.Ensemble = *critics }, "gamma": func() { spec.Critic.Gamma = *gamma },
+		"tau": func() { spec.Critic.Tau = *tau }, "sample-steps": func() { spec.Generator.Steps = *sampleSteps },
+	} {
+		if set[name] {
+			apply()
+		}
 	}
 	choice, err := openBackend("train", *backendFlag)
 	if err != nil {
@@ -117,26 +165,24 @@ func runTrain(args []string) error {
 	if err != nil {
 		return err
 	}
-	ac := mvp.DefaultAgentConfig(*kind, data.ObsDim, data.ActDim)
-	if *horizon > 0 {
-		ac.Horizon = *horizon
-	}
-	if *candidates > 0 && ac.UseCritic {
-		ac.Candidates = *candidates
-	}
-	ac.BatchSize, ac.LearningRate = *batch, *lr
-	ac.ActorHidden, ac.Critic.Hidden = widths, widths
-	ac.Critic.Ensemble, ac.Critic.Gamma, ac.Critic.Tau = *critics, *gamma, *tau
-	cfg := mvp.DefaultTrainConfig(ac)
+	spec.ObsDim, spec.ActDim = data.ObsDim, data.ActDim
+	cfg := mvp.DefaultTrainConfig(spec)
 	cfg.OfflineSteps, cfg.OnlineSteps, cfg.StartSteps, cfg.UTD = *offline, *online, *startSteps, *utd
 	cfg.EvalEvery, cfg.EvalEpisodes, cfg.EvalEnvs, cfg.LogEvery = *evalEvery, *evalEpisodes, *evalEnvs, *logEvery
 	cfg.CheckpointEvery, cfg.Keep, cfg.Seed, cfg.Out, cfg.Progress = *ckptEvery, *keep, *seed, *out, !*noProgress
-
 	cfg.Backend = choice.Name
-	makeEnv := func(i int) (plugins.Env, error) {
-		return plugins.MakeEnv(*envSpec, plugins.EnvOptions{Seed: *seed, Extra: envOpt})
+	if *allowChange != "" {
+		cfg.AllowChange = strings.Split(*allowChange, ",")
 	}
-	tr, err := mvp.NewTrainer(choice.Backend, cfg, data, makeEnv)
+	if !set["seed"] {
+		cfg.AllowChange = append(cfg.AllowChange, "seed") // a resumed run keeps its own seed
+	}
+	var tr *mvp.Trainer
+	makeEnv := func(i int) (plugins.Env, error) {
+		// The trainer's seed: on resume, the run's own.
+		return plugins.MakeEnv(*envSpec, plugins.EnvOptions{Seed: tr.Config.Seed, Extra: envOpt})
+	}
+	tr, err = mvp.NewTrainer(choice.Backend, cfg, data, makeEnv)
 	if err != nil {
 		return err
 	}

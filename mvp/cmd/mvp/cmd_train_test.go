@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomvp/gomvp/mvp"
+)
+
+// smallTrain returns `mvp train` arguments for a tiny offline run into out.
+func smallTrain(out string, extra ...string) []string {
+	return append([]string{"--dataset", "toy:cube-task1", "--hidden", "16", "--batch", "8", "--offline-steps", "10",
+		"--online-steps", "0", "--eval-episodes", "0", "--checkpoint-every", "0", "--log-every", "1000",
+		"--no-progress", "--out", out}, extra...)
+}
+
+// TestTrainFlagsAndResume checks that unset flags keep the chosen kind's defaults, that --lambda
+// reaches the checkpoint's spec, and that resuming with other settings is refused with every
+// field named, unless allowed.
+func TestTrainFlagsAndResume(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	if err := runTrain(smallTrain(out, "--agent", "mvp", "--lambda", "0.25", "--seed", "2")); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := mvp.LatestCheckpoint(filepath.Join(out, "checkpoints"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, _ := mvp.DefaultSpec(mvp.KindMVP, ck.Spec.ObsDim, ck.Spec.ActDim)
+	diff := strings.Join(mvp.SpecDiff(def, ck.Spec), "; ")
+	for _, want := range []string{"generator.lambda: 1 → 0.25", "generator.hidden: [512,512,512,512] → [16]", "batch_size: 256 → 8", "seed: 0 → 2"} {
+		if !strings.Contains(diff, want) {
+			t.Errorf("trained spec differs from the kind's defaults in %q, want %q among them", diff, want)
+		}
+	}
+	if n := len(mvp.SpecDiff(def, ck.Spec)); n != 5 { // the four above and critic.hidden
+		t.Errorf("trained spec differs from the defaults in %d fields (%s), want 5: unset flags must keep the kind's values", n, diff)
+	}
+
+	err = runTrain(smallTrain(out, "--agent", "bc", "--hidden", "64,64", "--lr", "0.5"))
+	for _, want := range []string{"agent.kind", "agent.generator.hidden", "agent.learning_rate"} {
+		if err == nil || !strings.Contains(err.Error(), want+":") {
+			t.Errorf("--agent bc --hidden 64,64 --lr 0.5 on an mvp run: got %v, want %s named", err, want)
+		}
+	}
+	if err := runTrain(smallTrain(out, "--agent", "mvp", "--lambda", "0.25", "--seed", "5")); err == nil || !strings.Contains(err.Error(), "seed: 2 → 5") {
+		t.Errorf("resume with another --seed: got %v", err)
+	}
+	if err := runTrain(smallTrain(out, "--agent", "mvp", "--lambda", "0.25", "--offline-steps", "12")); err == nil || !strings.Contains(err.Error(), "offline_steps: 10 → 12") {
+		t.Errorf("resume with a longer budget, not allowed: got %v", err)
+	}
+	// Without --seed the run's seed is used; a longer budget is allowed by --allow-change.
+	stdout := os.Stdout
+	r, w, _ := os.Pipe()
+	os.Stdout = w
+	err = runTrain(smallTrain(out, "--agent", "mvp", "--lambda", "0.25", "--offline-steps", "12", "--allow-change", "offline-steps"))
+	w.Close()
+	os.Stdout = stdout
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum mvp.TrainSummary
+	if err := json.NewDecoder(r).Decode(&sum); err != nil || sum.Steps != 12 || sum.ResumedFrom != 10 {
+		t.Fatalf("resumed run: %+v, %v; want 10 → 12 updates", sum, err)
+	}
+	if err := runTrain(smallTrain(filepath.Join(t.TempDir(), "r2"), "--agent", "qc", "--lambda", "0.5")); err == nil || !strings.Contains(err.Error(), "no IVC term") {
+		t.Errorf("--lambda on a flow agent: got %v", err)
+	}
+}
