@@ -53,7 +53,7 @@ agent-smoke: build
 	test -f out/agent-smoke/metrics.jsonl -a -f out/agent-smoke/train.csv -a -f out/agent-smoke/eval.csv
 	ls out/agent-smoke/events.out.tfevents.* >/dev/null
 	$(BIN)/mvp train --agent mvp --dataset toy:pointmass --dataset-opt episodes=20 --out out/agent-smoke \
-		--offline-steps 40 --online-steps 60 --start-steps 10 --hidden 32,32 --batch 16 --candidates 4 \
+		--offline-steps 40 --online-steps 60 --allow-change online-steps --start-steps 10 --hidden 32,32 --batch 16 --candidates 4 \
 		--eval-every 20 --eval-episodes 4 --eval-envs 2 --log-every 10 --checkpoint-every 20 | tail -n 1 | grep '"resumed_from":60'
 	$(BIN)/mvp eval --checkpoint out/agent-smoke --env toy:pointmass --episodes 4 --envs 2 | tail -n 1 | grep -q '"episodes":4'
 

@@ -337,6 +337,10 @@ func TestRerunFinishedRun(t *testing.T) {
 		t.Fatalf("rerun: %+v, %v; first %+v", again, err, first)
 	}
 	cfg.OfflineSteps = 60
+	if _, err := NewTrainer(agentTestBackend(t), cfg, d, toyEnvs("toy:pointmass")); err == nil || !strings.Contains(err.Error(), "offline_steps: 40 → 60") {
+		t.Fatalf("a longer budget without AllowChange: got %v, want the refusal naming offline_steps", err)
+	}
+	cfg.AllowChange = []string{"offline_steps"}
 	longer, err := trainUntil(t, cfg, d, -1)
 	if err != nil || longer.Steps != 60 || longer.ResumedFrom != 40 {
 		t.Fatalf("longer budget: %+v, %v", longer, err)
