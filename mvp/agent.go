@@ -145,7 +145,8 @@ func (a *Agent) actGraph(scope *model.Scope, s, rng *Node) (*Node, *Node) {
 
 // updateGraph is one whole training step, compiled once: generator loss and Adam step on the actor;
 // TD target with a* from generate-and-select at s_{k+h}, critic loss, Adam step and Polyak update.
-// Its outputs are scalar metrics, named in a.metricNames.
+// Its one output is the vector of scalar metrics named in a.metricNames, so that an update reads
+// everything back in a single device→host transfer (one synchronisation per update on a GPU).
 func (a *Agent) updateGraph(scope *model.Scope, in []*Node) []*Node {
 	c := a.Spec
 	s, act, rew, sNext, mask, valid := in[0], in[1], in[2], in[3], in[4], in[5]
@@ -187,7 +188,10 @@ func (a *Agent) updateGraph(scope *model.Scope, in []*Node) []*Node {
 	optimizer.Adam().Scope(actorAdamScope).LearningRate(c.LearningRate).Done().
 		UpdateGraph(actorScope, g, pLoss)
 	a.metricNames = names
-	return outs
+	for i, x := range outs {
+		outs[i] = ConvertDType(Reshape(x), dtypes.Float32)
+	}
+	return []*Node{Stack(outs, 0)}
 }
 
 // Update runs one training step on batch and returns its metrics. The graph is compiled on the
@@ -213,10 +217,14 @@ func (a *Agent) Update(batch *datasets.Batch) (map[string]float64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mvp: agent %q update: %w", c.Kind, err)
 	}
-	m := make(map[string]float64, len(outs))
+	vals, err := tensors.CopyFlatData[float32](outs[0])
+	if err != nil {
+		return nil, fmt.Errorf("mvp: agent %q update: reading metrics: %w", c.Kind, err)
+	}
+	m := make(map[string]float64, len(vals))
 	var bad []string
-	for i, t := range outs {
-		v := scalarOf(t)
+	for i, v32 := range vals {
+		v := float64(v32)
 		m[a.metricNames[i]] = v
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			bad = append(bad, fmt.Sprintf("%s=%v", a.metricNames[i], v))
@@ -278,18 +286,4 @@ func NewActRNG(seed int64) *ActRNG {
 		panic(err) // only fails on a broken backend-independent shape constant
 	}
 	return &ActRNG{state: t}
-}
-
-func scalarOf(t *tensors.Tensor) float64 {
-	switch v := t.Value().(type) {
-	case float32:
-		return float64(v)
-	case float64:
-		return v
-	case int64:
-		return float64(v)
-	case int32:
-		return float64(v)
-	}
-	return math.NaN()
 }
