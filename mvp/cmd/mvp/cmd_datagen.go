@@ -75,6 +75,7 @@ func runDataGen(args []string) error {
 	retry := fs.Float64("retry", def.Retry, "cube: probability that a missed grasp is retried")
 	wrongPlace := fs.Float64("wrong-place", def.WrongPlace, "cube: probability of placing the cube 7-10 cm off the goal")
 	stuck := fs.Float64("stuck", def.Stuck, "pointmass: probability of heading into the central obstacle")
+	straight := fs.Float64("straight", def.Straight, "detour: probability of heading straight into the barrier")
 	out := fs.String("out", "", "output .npz file (required)")
 	gifPath := fs.String("gif", "", "also render the first demonstration as an animated GIF to this file")
 	// Flags may follow the task name.
@@ -100,7 +101,7 @@ func runDataGen(args []string) error {
 		return fmt.Errorf("%s: only toy:<task> has scripted demonstrators (for OGBench, see scripts/ogbench_oracle_dataset.py)", spec)
 	}
 	cfg := toy.DemoConfig{Episodes: *episodes, Seed: *seed, Noise: *noise, MissGrasp: *missGrasp, Retry: *retry,
-		WrongPlace: *wrongPlace, Stuck: *stuck}
+		WrongPlace: *wrongPlace, Stuck: *stuck, Straight: *straight}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		return err
 	}
