@@ -24,10 +24,12 @@ const (
 	KindBFN        = "bfn"         // flow matching, K = 10, no chunking (h = 1), N = 4
 	KindBFNK1      = "bfn-k1"      // BFN sampled with one Euler step
 	KindBC         = "bc"          // deterministic behaviour cloning of chunks by regression; no critic
+	KindFQL        = "fql"         // flow Q-learning: one-step policy distilled from a flow BC policy plus Q, h = 1
+	KindQCFQL      = "qc-fql"      // FQL on chunks, h = 5 (QC's QC-FQL)
 )
 
 // Kinds lists every agent kind, in the order results are reported.
-var Kinds = []string{KindMVP, KindQC, KindBFN, KindQCK1, KindBFNK1, KindMVPLambda0, KindBC}
+var Kinds = []string{KindMVP, KindQC, KindBFN, KindQCK1, KindBFNK1, KindMVPLambda0, KindBC, KindFQL, KindQCFQL}
 
 // AgentConfig configures an agent. Start from DefaultAgentConfig and change fields as needed; every
 // default of method.md §3 is a field here.
@@ -70,6 +72,11 @@ func DefaultAgentConfig(kind string, obsDim, actDim int) AgentConfig {
 		c.Horizon, c.Candidates = 1, 4
 	case KindBC:
 		c.Candidates, c.UseCritic = 1, false
+	case KindFQL, KindQCFQL: // acts with the one-step policy alone
+		c.Candidates = 1
+		if kind == KindFQL {
+			c.Horizon = 1
+		}
 	}
 	return c
 }

@@ -10,6 +10,7 @@ import "fmt"
 //	qc, bfn      flow matching, K = 10 Euler steps
 //	qc-k1, bfn-k1  flow matching sampled with K = 1
 //	bc           deterministic regression (BCGenerator)
+//	fql, qc-fql  flow BC policy (K = 10) distilled into a one-step policy with Q (FQL, α = 100)
 func NewGeneratorForKind(cfg AgentConfig) (Generator, error) {
 	net := NewNetworkConfig().WithMLP(NewMLPConfig().WithWidths(cfg.ActorHidden...))
 	switch cfg.Kind {
@@ -27,6 +28,9 @@ func NewGeneratorForKind(cfg AgentConfig) (Generator, error) {
 		return NewFlow(NewFlowConfig().WithNet(net).WithSteps(k).WithActionBounds(cfg.ActionLow, cfg.ActionHigh))
 	case KindBC:
 		return NewBCGenerator(cfg.ActorHidden, cfg.ChunkDim()), nil
+	case KindFQL, KindQCFQL:
+		flow := NewFlowConfig().WithNet(net).WithActionBounds(cfg.ActionLow, cfg.ActionHigh)
+		return NewFQL(NewFQLConfig().WithFlow(flow).WithOneStep(NewMLPConfig().WithWidths(cfg.ActorHidden...)).WithCritic(cfg.Critic))
 	}
 	return nil, fmt.Errorf("mvp: no generator for agent kind %q (kinds: %v)", cfg.Kind, Kinds)
 }
