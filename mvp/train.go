@@ -27,10 +27,15 @@ type TrainConfig struct {
 	StartSteps int
 	// UTD is the number of updates per online environment step (default 1).
 	UTD int
+	// ReplayCapacity bounds the online replay buffer, which starts from the dataset; once it is full
+	// each new transition overwrites the oldest row (offline rows first). Default 0: QC's rule
+	// datasets.ReplayCapacity(|D|) = max(2M, |D| + 1).
+	ReplayCapacity int
 	// EvalEvery steps (default 100k; 0 disables periodic evaluation), with EvalEpisodes episodes
 	// (default 50) over EvalEnvs parallel environments (default 10). Evaluation also runs at the end.
 	EvalEvery, EvalEpisodes, EvalEnvs int
-	// LogEvery steps, training metrics averaged over the interval are logged (default 1000).
+	// LogEvery steps, training metrics averaged over the interval are logged (default 1000), with
+	// updates_per_s, the rate of the updates alone (the first interval includes compilation).
 	LogEvery int
 	// CheckpointEvery steps (default 100k, 0 disables periodic checkpoints; one is always written at
 	// the end); Keep checkpoints are kept (default 3).
@@ -226,10 +231,12 @@ func (t *Trainer) boundary(step int64) bool {
 	return t.Config.CheckpointEvery > 0 && step%int64(t.Config.CheckpointEvery) == 0
 }
 
-// acc averages training metrics between log lines.
+// acc averages training metrics between log lines and times the updates themselves (sampling
+// and the update call, not evaluations or checkpoints) for the updates_per_s metric.
 type acc struct {
-	sum map[string]float64
-	n   int
+	sum  map[string]float64
+	n    int
+	busy time.Duration
 }
 
 func (a *acc) add(m map[string]float64) {
@@ -247,7 +254,10 @@ func (a *acc) mean() map[string]float64 {
 	for k, v := range a.sum {
 		out[k] = v / float64(a.n)
 	}
-	a.sum, a.n = nil, 0
+	if a.busy > 0 {
+		out["updates_per_s"] = float64(a.n) / a.busy.Seconds()
+	}
+	a.sum, a.n, a.busy = nil, 0, 0
 	return out
 }
 
@@ -256,11 +266,13 @@ func (t *Trainer) update(ctx context.Context, s *datasets.Sampler, b *datasets.B
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	t0 := time.Now()
 	if err := s.SampleInto(b); err != nil {
 		return fmt.Errorf("mvp: train: %w", err)
 	}
 	m, err := t.Agent.Update(&Batch{Size: b.Size, Obs: b.Observations, Actions: b.Actions, ChunkReward: b.Rewards,
 		NextObs: b.NextObservations, Mask: b.Masks, Valid: b.Valid})
+	ac.busy += time.Since(t0)
 	if err != nil {
 		if errors.Is(err, ErrDiverged) {
 			where := "no checkpoint was written yet"
@@ -354,7 +366,11 @@ func (t *Trainer) online(ctx context.Context) error {
 	if t.state.Online == nil {
 		t.state.Online = &datasets.Dataset{Name: "online", ObsDim: c.ObsDim, ActDim: c.ActDim}
 	}
-	buf, err := datasets.NewReplayBuffer(t.Data, t.Data.Len()+cfg.OnlineSteps)
+	capacity := cfg.ReplayCapacity
+	if capacity <= 0 {
+		capacity = datasets.ReplayCapacity(t.Data.Len())
+	}
+	buf, err := datasets.NewReplayBuffer(t.Data, capacity)
 	if err != nil {
 		return fmt.Errorf("mvp: train: %w", err)
 	}

@@ -3,12 +3,14 @@ package mvp
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gomvp/gomvp/datasets"
+	"github.com/gomvp/gomvp/mvp/runlog"
 	"github.com/gomvp/gomvp/plugins"
 	_ "github.com/gomvp/gomvp/plugins/toy"
 )
@@ -80,6 +82,22 @@ func TestKillAndResume(t *testing.T) {
 			full, fullTr, err := run(filepath.Join(dir, "full"), -1)
 			if err != nil {
 				t.Fatal(err)
+			}
+			recs, err := runlog.ReadJSONL(filepath.Join(dir, "full", "metrics.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			trainRecs := 0
+			for _, r := range recs {
+				if r.Phase == "train" {
+					trainRecs++
+					if v := r.Metrics["updates_per_s"]; !(v > 0) || math.IsInf(v, 0) {
+						t.Errorf("train record at step %d has updates_per_s %v", r.Step, v)
+					}
+				}
+			}
+			if trainRecs != 40/5 {
+				t.Errorf("%d train records, want 8", trainRecs)
 			}
 			broken := filepath.Join(dir, "broken")
 			if _, _, err := run(broken, 25); !errors.Is(err, context.Canceled) {

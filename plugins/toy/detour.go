@@ -12,7 +12,7 @@ import (
 // Detour is the smallest task on which averaging the modes of the data fails: a point mass starts
 // on the left of the square [−1, 1]², a round barrier stands between it and the goal on the right,
 // and the demonstrations go around the barrier above or below it with equal probability. At the
-// start the demonstrated action is one of two directions about 110° apart; their mean points
+// start the demonstrated action is one of two directions about 100° apart; their mean points
 // straight at the barrier. Touching the barrier wrecks the mass: it stays where it hit for the rest
 // of the episode, which then fails.
 //
@@ -57,11 +57,12 @@ func (d *Detour) QvelDim() int         { return 2 }
 func (d *Detour) Close() error         { return nil }
 func (d *Detour) resume()              { d.done = false }
 
-// Reset starts an episode at rest near (−0.75, 0); the start varies too little to tell which way
-// a demonstration will go.
+// Reset starts an episode at rest near (−0.7, 0), 0.3 from the barrier, so that the mean of the two
+// ways' first actions hits it within one chunk of five steps; the start varies too little to tell
+// which way a demonstration will go.
 func (d *Detour) Reset(seed int64) ([]float32, error) {
 	rng := seededRand(seed, 5)
-	d.pos = [2]float64{-0.75 + 0.05*(rng.Float64()-0.5), 0.1 * (rng.Float64() - 0.5)}
+	d.pos = [2]float64{-0.7 + 0.05*(rng.Float64()-0.5), 0.1 * (rng.Float64() - 0.5)}
 	d.vel = [2]float64{}
 	d.wrecked = false
 	d.t, d.done = 0, false
@@ -192,9 +193,9 @@ func (m *detourDemo) reset(rng *rand.Rand) {
 	if rng.Float64() < 0.5 {
 		side = -1
 	}
-	jit := func() float64 { return 0.04 * rng.NormFloat64() }
+	jit := func() float64 { return 0.03 * rng.NormFloat64() }
 	m.waypoints = [][2]float64{
-		{-0.3 + jit(), side * (0.6 + jit())},
+		{-0.3 + jit(), side * (0.52 + jit())},
 		{0.3 + jit(), side * (0.6 + jit())},
 		DetourGoal,
 	}
