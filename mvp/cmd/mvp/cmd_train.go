@@ -73,6 +73,7 @@ func runTrain(args []string) error {
 	batch := fs.Int("batch", 256, "batch size")
 	lr := fs.Float64("lr", 3e-4, "Adam learning rate")
 	hidden := fs.String("hidden", "512,512,512,512", "hidden widths of the actor and the critic")
+	criticHidden := fs.String("critic-hidden", "", "hidden widths of the critic (default: --hidden)")
 	critics := fs.Int("critics", 2, "critic ensemble size")
 	gamma := fs.Float64("gamma", 0.99, "discount γ")
 	tau := fs.Float64("tau", 0.005, "Polyak rate τ of the target critic")
@@ -91,6 +92,12 @@ func runTrain(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--hidden: %w", err)
 	}
+	criticWidths := widths
+	if *criticHidden != "" {
+		if criticWidths, err = parseInts(*criticHidden); err != nil {
+			return fmt.Errorf("--critic-hidden: %w", err)
+		}
+	}
 	data, err := plugins.LoadDataset(*dataSpec, plugins.DatasetOptions{Path: *dataPath, Extra: dataOpt})
 	if err != nil {
 		return err
@@ -103,7 +110,7 @@ func runTrain(args []string) error {
 		ac.Candidates = *candidates
 	}
 	ac.BatchSize, ac.LearningRate = *batch, *lr
-	ac.ActorHidden, ac.Critic.Hidden = widths, widths
+	ac.ActorHidden, ac.Critic.Hidden = widths, criticWidths
 	ac.Critic.Ensemble, ac.Critic.Gamma, ac.Critic.Tau = *critics, *gamma, *tau
 	cfg := mvp.DefaultTrainConfig(ac)
 	cfg.OfflineSteps, cfg.OnlineSteps, cfg.StartSteps, cfg.UTD = *offline, *online, *startSteps, *utd
