@@ -55,9 +55,20 @@ type AgentConfig struct {
 	ActionLow, ActionHigh float64
 	// Seed initialises parameters and the in-graph random stream of updates.
 	Seed int64
+	// PolicyTarget is what the generator imitates: PolicyTargetBatch (default, QC's choice: the
+	// batch's actions, which online are the executed a*) or PolicyTargetBestOfN (a* re-selected by
+	// the critic at the batch states among N fresh candidates and the batch action: the paper's
+	// "target action for policy training" read literally). Agents without a critic use the batch.
+	PolicyTarget string `json:",omitempty"`
 	// Generator overrides the one Kind implies (nil: NewGeneratorForKind).
 	Generator Generator `json:"-"`
 }
+
+// Policy targets (AgentConfig.PolicyTarget).
+const (
+	PolicyTargetBatch   = "batch"
+	PolicyTargetBestOfN = "best-of-n"
+)
 
 // DefaultAgentConfig returns the defaults of method.md §3 for kind.
 func DefaultAgentConfig(kind string, obsDim, actDim int) AgentConfig {
@@ -99,6 +110,8 @@ func (c AgentConfig) Validate() error {
 		return fmt.Errorf("mvp: agent %q: Critic.Ensemble=%d must be positive", c.Kind, c.Critic.Ensemble)
 	case !(c.ActionLow < c.ActionHigh):
 		return fmt.Errorf("mvp: agent %q: ActionLow=%g must be below ActionHigh=%g", c.Kind, c.ActionLow, c.ActionHigh)
+	case c.PolicyTarget != "" && c.PolicyTarget != PolicyTargetBatch && c.PolicyTarget != PolicyTargetBestOfN:
+		return fmt.Errorf("mvp: agent %q: PolicyTarget=%q: want %q or %q", c.Kind, c.PolicyTarget, PolicyTargetBatch, PolicyTargetBestOfN)
 	}
 	return nil
 }
@@ -219,6 +232,22 @@ func (a *Agent) SelectBestOfN(scope *model.Scope, s, eps *Node) *Node {
 	return SelectArgmax(q, Reshape(cand, b, n, -1))
 }
 
+// reselectTarget is the policy target of PolicyTargetBestOfN: per batch state, the best of N fresh
+// clipped candidates and the batch action act [B, chunkDim] under the online critic's mean, without
+// gradient.
+func (a *Agent) reselectTarget(scope *model.Scope, s, act *Node) *Node {
+	c := a.Config
+	b := s.Shape().Dim(0)
+	n := c.Candidates
+	eps := a.Store.RandomNormal(s.Graph(), shapes.Make(s.DType(), b*n, c.ChunkDim()))
+	sRep := Reshape(BroadcastToDims(InsertAxes(s, 1), b, n, c.ObsDim), b*n, c.ObsDim)
+	cand := ClipScalar(a.Gen.Sample(scope.At(ActorScope), sRep, eps), c.ActionLow, c.ActionHigh)
+	all := Concatenate([]*Node{Reshape(StopGradient(cand), b, n, -1), InsertAxes(act, 1)}, 1) // [B, N+1, D]
+	sAll := Reshape(BroadcastToDims(InsertAxes(s, 1), b, n+1, c.ObsDim), b*(n+1), c.ObsDim)
+	q := Reshape(c.Critic.QMean(scope.At(CriticScope), sAll, Reshape(all, b*(n+1), -1)), b, n+1)
+	return SelectArgmax(q, all)
+}
+
 // SelectArgmax returns, for scores q [B, N] and candidates [B, N, D], the candidate of highest
 // score per row [B, D] (the first one on ties).
 func SelectArgmax(q, cand *Node) *Node {
@@ -250,7 +279,11 @@ func (a *Agent) updateGraph(scope *model.Scope, in []*Node) []*Node {
 	emit := func(name string, x *Node) { names = append(names, name); outs = append(outs, x) }
 
 	actorScope := scope.At(ActorScope)
-	pLoss, terms := a.Gen.Loss(actorScope, s, act, valid)
+	target := act
+	if c.PolicyTarget == PolicyTargetBestOfN && c.UseCritic {
+		target = a.reselectTarget(scope, s, act)
+	}
+	pLoss, terms := a.Gen.Loss(actorScope, s, target, valid)
 	emit("actor_loss", pLoss)
 	termNames := make([]string, 0, len(terms))
 	for k := range terms {

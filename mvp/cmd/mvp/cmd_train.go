@@ -78,6 +78,8 @@ func runTrain(args []string) error {
 	gamma := fs.Float64("gamma", 0.99, "discount γ")
 	tau := fs.Float64("tau", 0.005, "Polyak rate τ of the target critic")
 	noProgress := fs.Bool("no-progress", false, "no progress bar even on a terminal")
+	policyTarget := fs.String("policy-target", mvp.PolicyTargetBatch, "what the generator imitates: "+mvp.PolicyTargetBatch+
+		" (the batch's actions) or "+mvp.PolicyTargetBestOfN+" (the critic's best of N fresh candidates and the batch action)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -110,6 +112,9 @@ func runTrain(args []string) error {
 		ac.Candidates = *candidates
 	}
 	ac.BatchSize, ac.LearningRate = *batch, *lr
+	if *policyTarget != mvp.PolicyTargetBatch {
+		ac.PolicyTarget = *policyTarget
+	}
 	ac.ActorHidden, ac.Critic.Hidden = widths, criticWidths
 	ac.Critic.Ensemble, ac.Critic.Gamma, ac.Critic.Tau = *critics, *gamma, *tau
 	cfg := mvp.DefaultTrainConfig(ac)
