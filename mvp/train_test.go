@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -81,9 +82,32 @@ func logRows(t testing.TB, out string) []string {
 			t.Errorf("%s: %s logged twice", out, key)
 		}
 		seen[key] = true
+		delete(r.Metrics, "updates_per_s") // a measured rate, not a result of training
 		rows = append(rows, fmt.Sprintf("%s %v", key, r.Metrics))
 	}
 	return rows
+}
+
+// checkUpdateRates checks that the run in out logged want train records, each with a finite,
+// positive updates_per_s.
+func checkUpdateRates(t *testing.T, out string, want int) {
+	t.Helper()
+	recs, err := runlog.ReadJSONL(filepath.Join(out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range recs {
+		if r.Phase == "train" {
+			n++
+			if v := r.Metrics["updates_per_s"]; !(v > 0) || math.IsInf(v, 0) {
+				t.Errorf("train record at step %d has updates_per_s %v", r.Step, v)
+			}
+		}
+	}
+	if n != want {
+		t.Errorf("%d train records, want %d", n, want)
+	}
 }
 
 // sameRun checks that the run in got ended exactly as the unbroken run in want: the same newest
@@ -137,6 +161,7 @@ func TestInterruptAndResume(t *testing.T) {
 			if _, err := trainUntil(t, smallTrainConfig(kind, d, full), d, -1); err != nil {
 				t.Fatal(err)
 			}
+			checkUpdateRates(t, full, 40/5)
 			for _, stopAt := range []int64{20, 25, random} {
 				out := filepath.Join(dir, fmt.Sprintf("stop%d", stopAt))
 				_, err := trainUntil(t, smallTrainConfig(kind, d, out), d, stopAt)
