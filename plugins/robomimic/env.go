@@ -13,7 +13,10 @@ const RewardOffset = -1
 
 // SimulatorPrefix is the registry prefix of the environments that run robosuite (the remote
 // plugin's Python server); import that plugin for the robomimic environments to exist.
-const SimulatorPrefix = "remote:robomimic:"
+const SimulatorPrefix = simulatorPlugin + ":robomimic:"
+
+// simulatorPlugin is the environment plugin that runs robosuite.
+const simulatorPlugin = "remote"
 
 // newEnv makes the robosuite task of a dataset name ("lift-mh", "square-ph", or just "lift"),
 // through the registry, with its rewards shifted like the dataset's, so that training with

@@ -30,6 +30,9 @@ func (e *rawRewardEnv) Step([]float32) (plugins.Step, error) {
 	return plugins.Step{Observation: []float32{float32(e.t)}, Reward: float64(r), Success: r == 1, Terminated: r == 1}, nil
 }
 
+// gotPython is the python option the fake simulator last received.
+var gotPython string
+
 // replayed is what the fake simulator plays back, keyed by task; tests set it before MakeEnv.
 var replayed = map[string][]float32{}
 
@@ -41,8 +44,11 @@ func init() {
 		if !ok || replayed[task] == nil {
 			return nil, fmt.Errorf("fake simulator has no %q", name)
 		}
+		if opts.Extra["python"] != "" {
+			gotPython = opts.Extra["python"]
+		}
 		return &rawRewardEnv{rewards: replayed[task]}, nil
-	}, plugins.Info{})
+	}, plugins.Info{Options: []string{"python"}})
 }
 
 // Online rewards must be on the dataset's scale: replaying a demo's raw robosuite rewards through
@@ -97,5 +103,21 @@ func TestOnlineRewardsMatchTheDataset(t *testing.T) {
 	}
 	if _, err := plugins.MakeEnv("robomimic:transport-mh", plugins.EnvOptions{}); err == nil || !strings.Contains(err.Error(), "want lift, can or square") {
 		t.Errorf("unknown task: %v", err)
+	}
+}
+
+// The robomimic environments take the simulator plugin's options and pass them on; other keys are
+// refused before anything starts.
+func TestEnvForwardsSimulatorOptions(t *testing.T) {
+	replayed["lift"] = []float32{0, 1}
+	if _, err := plugins.MakeEnv("robomimic:lift-mh", plugins.EnvOptions{Extra: map[string]string{"python": "/opt/rs/bin/python"}}); err != nil {
+		t.Fatal(err)
+	}
+	if gotPython != "/opt/rs/bin/python" {
+		t.Errorf("the simulator got python=%q, want /opt/rs/bin/python", gotPython)
+	}
+	err := plugins.CheckOptions(plugins.Environment, "robomimic:lift", map[string]string{"pyton": "x"})
+	if err == nil || !strings.Contains(err.Error(), `"pyton"`) || !strings.Contains(err.Error(), "takes python") {
+		t.Errorf("misspelt option: %v", err)
 	}
 }

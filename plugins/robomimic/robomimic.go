@@ -55,7 +55,8 @@ func init() {
 		Names:   []string{"lift-mh", "can-mh", "square-mh", "lift-ph", "can-ph", "square-ph"},
 		Options: []string{"filter", "obs_keys"},
 	})
-	plugins.RegisterEnv("robomimic", newEnv, plugins.Info{})
+	// The environments run robosuite through the remote plugin, whose options (python, …) they pass on.
+	plugins.RegisterEnv("robomimic", newEnv, plugins.Info{OptionsOf: simulatorPlugin})
 	plugins.RegisterInspector(plugins.Inspector{Format: "robomimic-npz", Match: matchNPZ, Inspect: inspectNPZ, Priority: 1})
 	plugins.RegisterInspector(plugins.Inspector{Format: "robomimic-hdf5", Match: matchHDF5, Inspect: inspectHDF5, Priority: 1})
 }
