@@ -223,6 +223,39 @@ func TestReplayBufferGrowsAndWraps(t *testing.T) {
 	}
 }
 
+// QC's capacity rule, max(2M, |D| + 1): a small dataset gets 2M rows of room; a dataset of more
+// than 2M keeps one free row, so the first online transition fills the buffer and each later one
+// evicts the oldest offline row.
+func TestReplayCapacityRule(t *testing.T) {
+	for _, c := range []struct{ n, want int }{{0, 2_000_000}, {31_000, 2_000_000}, {1_999_999, 2_000_000}, {2_000_000, 2_000_001}, {5_000_000, 5_000_001}} {
+		if got := ReplayCapacity(c.n); got != c.want {
+			t.Errorf("ReplayCapacity(%d) = %d, want %d", c.n, got, c.want)
+		}
+	}
+	// The same rule at a scale a test can hold: capacity |D| + 1.
+	all := synthetic([]int{5, 6}, 2, 2, 3)
+	offline := all.SelectEpisodes("offline", all.Episodes()[:1]) // 5 rows
+	b, err := NewReplayBuffer(offline, offline.Len()+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	online := all.SelectEpisodes("online", all.Episodes()[1:]) // 6 rows
+	od := online.ObsDim
+	for i := 0; i < online.Len(); i++ {
+		if err := b.Add(Transition{Observation: online.Observations[i*od : (i+1)*od], Action: online.Actions[i*2 : i*2+2],
+			NextObservation: online.NextObservations[i*od : (i+1)*od], Reward: online.Rewards[i], Mask: online.Masks[i],
+			Terminal: online.Terminals[i]}); err != nil {
+			t.Fatal(err)
+		}
+		// After i+1 online rows the buffer holds the newest 6 rows: offline rows i … 4, then online
+		// rows 0 … i (the observations number the rows).
+		want := append(append([]float32{}, offline.Observations[i*od:]...), online.Observations[:(i+1)*od]...)
+		if got := b.Dataset().Observations; b.Len() != 6 || !reflect.DeepEqual(got, want) {
+			t.Fatalf("after %d online rows: observations %v, want %v", i+1, got, want)
+		}
+	}
+}
+
 func TestNormalizer(t *testing.T) {
 	x := []float32{1, 10, 5, 3, 10, 5, 5, 10, 7}
 	for _, kind := range []NormKind{NormStandard, NormMinMax, NormNone} {

@@ -17,18 +17,29 @@ type Transition struct {
 	Terminal float32
 }
 
-// ReplayBuffer holds transitions in preallocated contiguous arrays: it starts from an offline
-// dataset and grows online up to its capacity, after which each new transition overwrites the
-// oldest one. It is a Source for Sampler. It is not safe for concurrent use.
+// ReplayBuffer holds transitions in contiguous arrays: it starts from an offline dataset and grows
+// online up to its capacity, after which each new transition overwrites the oldest one (first-in,
+// first-out over all rows, so the offline rows, being the oldest, go first, as in QC's buffer). It
+// is a Source for Sampler. It is not safe for concurrent use.
 type ReplayBuffer struct {
-	data        Dataset // arrays of Capacity rows
+	data        Dataset // arrays of size rows while growing, of capacity rows once full
 	start, size int
 	capacity    int
 }
 
-// NewReplayBuffer returns a buffer of the given capacity (in transitions) holding a copy of initial.
-// capacity must be at least initial.Len(); QC's offline-to-online protocol uses the dataset size
-// plus the number of online steps, so that no offline transition is dropped.
+// DefaultReplayCapacity is the replay-buffer size of QC's offline-to-online runs (its
+// --buffer_size): 2M transitions.
+const DefaultReplayCapacity = 2_000_000
+
+// ReplayCapacity is QC's capacity rule for a buffer that starts from an offline dataset of n
+// transitions: max(DefaultReplayCapacity, n + 1). With the paper's 1M online steps and up to 1M
+// offline transitions nothing is evicted; a larger dataset keeps its size plus one row, so every
+// online transition overwrites the oldest (offline) row.
+func ReplayCapacity(n int) int { return max(DefaultReplayCapacity, n+1) }
+
+// NewReplayBuffer returns a buffer of the given capacity (in transitions) holding a copy of initial;
+// capacity must be at least initial.Len() (ReplayCapacity gives QC's choice). Memory grows with
+// the rows held, not with the capacity.
 func NewReplayBuffer(initial *Dataset, capacity int) (*ReplayBuffer, error) {
 	if initial == nil {
 		return nil, fmt.Errorf("datasets: replay buffer needs an initial dataset (it fixes the dimensions); use NewEmptyReplayBuffer")
@@ -41,28 +52,19 @@ func NewReplayBuffer(initial *Dataset, capacity int) (*ReplayBuffer, error) {
 	}
 	b := NewEmptyReplayBuffer(initial.Name+"+online", initial.ObsDim, initial.ActDim, capacity)
 	d := &b.data
-	n := initial.Len()
-	copy(d.Observations, initial.Observations)
-	copy(d.Actions, initial.Actions)
-	copy(d.NextObservations, initial.NextObservations)
-	copy(d.Rewards, initial.Rewards)
-	copy(d.Masks, initial.Masks)
-	copy(d.Terminals, initial.Terminals)
-	b.size = n
+	d.Observations = append(d.Observations, initial.Observations...)
+	d.Actions = append(d.Actions, initial.Actions...)
+	d.NextObservations = append(d.NextObservations, initial.NextObservations...)
+	d.Rewards = append(d.Rewards, initial.Rewards...)
+	d.Masks = append(d.Masks, initial.Masks...)
+	d.Terminals = append(d.Terminals, initial.Terminals...)
+	b.size = initial.Len()
 	return b, nil
 }
 
 // NewEmptyReplayBuffer returns an empty buffer for purely online training.
 func NewEmptyReplayBuffer(name string, obsDim, actDim, capacity int) *ReplayBuffer {
-	return &ReplayBuffer{capacity: capacity, data: Dataset{
-		Name: name, ObsDim: obsDim, ActDim: actDim,
-		Observations:     make([]float32, capacity*obsDim),
-		Actions:          make([]float32, capacity*actDim),
-		NextObservations: make([]float32, capacity*obsDim),
-		Rewards:          make([]float32, capacity),
-		Masks:            make([]float32, capacity),
-		Terminals:        make([]float32, capacity),
-	}}
+	return &ReplayBuffer{capacity: capacity, data: Dataset{Name: name, ObsDim: obsDim, ActDim: actDim}}
 }
 
 func (b *ReplayBuffer) rows() view {
@@ -99,16 +101,21 @@ func (b *ReplayBuffer) Add(t Transition) error {
 	if b.capacity == 0 {
 		return fmt.Errorf("datasets: replay buffer %s has capacity 0", d.Name)
 	}
-	var p int
 	if b.size < b.capacity {
-		p = b.phys(b.size)
+		// Still growing: start is 0 and the arrays hold exactly size rows.
+		d.Observations = append(d.Observations, t.Observation...)
+		d.Actions = append(d.Actions, t.Action...)
+		d.NextObservations = append(d.NextObservations, t.NextObservation...)
+		d.Rewards = append(d.Rewards, t.Reward)
+		d.Masks = append(d.Masks, t.Mask)
+		d.Terminals = append(d.Terminals, t.Terminal)
 		b.size++
-	} else {
-		p = b.start
-		b.start++
-		if b.start == b.capacity {
-			b.start = 0
-		}
+		return nil
+	}
+	p := b.start
+	b.start++
+	if b.start == b.capacity {
+		b.start = 0
 	}
 	od, ad := d.ObsDim, d.ActDim
 	copy(d.Observations[p*od:(p+1)*od], t.Observation)
@@ -119,8 +126,6 @@ func (b *ReplayBuffer) Add(t Transition) error {
 	d.Terminals[p] = t.Terminal
 	return nil
 }
-
-func (b *ReplayBuffer) phys(l int) int { return b.rows().phys(l) }
 
 // AddDataset appends every transition of e (for example one finished episode).
 func (b *ReplayBuffer) AddDataset(e *Dataset) error {

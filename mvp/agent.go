@@ -133,6 +133,21 @@ func (a *Agent) SelectBestOfN(scope *model.Scope, s, eps *Node) *Node {
 	return StopGradient(policy.Act(sample, score, s, eps, c.ActionLow, c.ActionHigh))
 }
 
+// reselectTarget is the policy target of PolicyTargetBestOfN: per batch state, the best of N fresh
+// clipped candidates and the batch action act [B, chunkDim] under the online critic's mean, without
+// gradient.
+func (a *Agent) reselectTarget(scope *model.Scope, s, act *Node) *Node {
+	c := a.Spec
+	b, n := s.Shape().Dim(0), c.Candidates
+	eps := a.Store.RandomNormal(s.Graph(), shapes.Make(s.DType(), b*n, c.ChunkDim()))
+	sRep := Reshape(BroadcastToDims(InsertAxes(s, 1), b, n, c.ObsDim), b*n, c.ObsDim)
+	cand := ClipScalar(a.Gen.Sample(scope.At(ActorScope), sRep, eps), c.ActionLow, c.ActionHigh)
+	all := Concatenate([]*Node{Reshape(StopGradient(cand), b, n, -1), InsertAxes(act, 1)}, 1) // [B, N+1, D]
+	sAll := Reshape(BroadcastToDims(InsertAxes(s, 1), b, n+1, c.ObsDim), b*(n+1), c.ObsDim)
+	q := Reshape(c.Critic.QMean(scope.At(CriticScope), sAll, Reshape(all, b*(n+1), -1)), b, n+1)
+	return StopGradient(policy.SelectArgmax(q, all))
+}
+
 // actGraph maps states [B, obsDim] and an RNG state to chunks [B, chunkDim] and the advanced RNG
 // state. The RNG state is an input so acting never disturbs the update's random stream and
 // evaluation is reproducible on its own.
@@ -157,7 +172,11 @@ func (a *Agent) updateGraph(scope *model.Scope, in []*Node) []*Node {
 	emit := func(name string, x *Node) { names = append(names, name); outs = append(outs, x) }
 
 	actorScope := scope.At(ActorScope)
-	pLoss, terms := a.Gen.Loss(actorScope, s, act, valid)
+	target := act
+	if c.PolicyTarget == PolicyTargetBestOfN && c.UseCritic {
+		target = a.reselectTarget(scope, s, act)
+	}
+	pLoss, terms := a.Gen.Loss(actorScope, s, target, valid)
 	emit("actor_loss", pLoss)
 	termNames := make([]string, 0, len(terms))
 	for k := range terms {

@@ -4,9 +4,14 @@ import (
 	"github.com/gomvp/gomvp/datasets"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads like the math
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomvp/gomvp/xla"
 )
 
@@ -111,5 +116,60 @@ func TestAgentsUpdateAndAct(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// With PolicyTargetBestOfN the generator's target is, per state, the critic's best among fresh
+// candidates and the batch action: never worse than the batch action under the critic, and
+// different from it where a candidate scores higher.
+func TestPolicyTargetBestOfN(t *testing.T) {
+	backend := agentTestBackend(t)
+	c := tinyAgentConfig(KindMVP)
+	c.PolicyTarget = PolicyTargetBestOfN
+	a, err := NewAgent(backend, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := randomBatch(c, 2)
+	exec, err := model.NewExec(backend, a.Store, func(scope *model.Scope, s, act *Node) []*Node {
+		target := a.reselectTarget(scope, s, act)
+		return []*Node{target, c.Critic.QMean(scope.At(CriticScope), s, target), c.Critic.QMean(scope.At(CriticScope), s, act)}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Call(tensors.FromFlatDataAndDimensions(batch.Observations, c.BatchSize, c.ObsDim),
+		tensors.FromFlatDataAndDimensions(batch.Actions, c.BatchSize, c.ChunkDim()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := tensors.MustCopyFlatData[float32](out[0])
+	qTarget, qAct := tensors.MustCopyFlatData[float32](out[1]), tensors.MustCopyFlatData[float32](out[2])
+	changed := 0
+	d := c.ChunkDim()
+	for i := range c.BatchSize {
+		row, act := target[i*d:(i+1)*d], batch.Actions[i*d:(i+1)*d]
+		if qTarget[i] < qAct[i]-1e-5 {
+			t.Errorf("row %d: target scores %v, below the batch action's %v", i, qTarget[i], qAct[i])
+		}
+		if !slices.Equal(row, act) {
+			changed++
+			for _, v := range row {
+				if v < -1 || v > 1 {
+					t.Fatalf("row %d: re-selected candidate %v outside the action box", i, row)
+				}
+			}
+		}
+	}
+	if changed == 0 {
+		t.Errorf("no row's target differs from the batch action (N = %d fresh candidates)", c.Candidates)
+	}
+	if _, err := a.Update(batch); err != nil {
+		t.Fatal(err)
+	}
+	bad := tinyAgentConfig(KindMVP)
+	bad.PolicyTarget = "best"
+	if _, err := NewAgent(backend, bad); err == nil || !strings.Contains(err.Error(), "policy_target") {
+		t.Errorf("bad policy target: %v", err)
 	}
 }

@@ -420,6 +420,7 @@ type v1Header struct {
 		BatchSize             int
 		ActionLow, ActionHigh float64
 		Seed                  int64
+		PolicyTarget          string
 	} `json:"agent"`
 	State     json.RawMessage `json:"state,omitempty"`
 	Variables []struct {
@@ -445,6 +446,9 @@ func (ck *Checkpoint) decodeV1(hjson []byte) error {
 	spec.Critic = CriticConfig{Hidden: c.Critic.Hidden, LayerNorm: c.Critic.LayerNorm, Ensemble: c.Critic.Ensemble, Gamma: c.Critic.Gamma, Tau: c.Critic.Tau}
 	spec.Generator.Hidden = c.ActorHidden
 	spec.LearningRate, spec.BatchSize, spec.ActionLow, spec.ActionHigh, spec.Seed = c.LearningRate, c.BatchSize, c.ActionLow, c.ActionHigh, c.Seed
+	if c.PolicyTarget != PolicyTargetBatch {
+		spec.PolicyTarget = c.PolicyTarget
+	}
 	ck.Version, ck.Step, ck.Spec, ck.State = 1, h.Step, spec, h.State
 	var off int64
 	for _, v := range h.Variables {

@@ -279,7 +279,7 @@ func TestReplaySegmentsIncremental(t *testing.T) {
 }
 
 // TestResumeRefusesChangedSettings resumes a run directory with other settings: agent, widths and
-// learning rate are refused with each field named; a changed seed is refused unless the seed is
+// learning rate, the policy target and the replay capacity are refused with each field named; a changed seed is refused unless the seed is
 // left to the run; a longer budget is accepted when allowed.
 func TestResumeRefusesChangedSettings(t *testing.T) {
 	backend := agentTestBackend(t)
@@ -301,6 +301,17 @@ func TestResumeRefusesChangedSettings(t *testing.T) {
 	for _, want := range []string{"agent.kind", "agent.generator.hidden", "agent.learning_rate", "agent.generator.type"} {
 		if err == nil || !strings.Contains(err.Error(), want+":") {
 			t.Errorf("resume with another agent: got %v, want %s named", err, want)
+		}
+	}
+
+	// The policy target and the replay capacity change what the run learns: no flag allows them.
+	target := base
+	target.Agent.PolicyTarget, target.ReplayCapacity = PolicyTargetBestOfN, 1000
+	target.AllowChange = ResumeChangeable
+	_, err = NewTrainer(backend, target, d, nil)
+	for _, want := range []string{`agent.policy_target: unset → "best-of-n"`, "replay_capacity: unset → 1000"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("resume with another policy target and replay capacity: got %v, want %s", err, want)
 		}
 	}
 

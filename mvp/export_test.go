@@ -170,7 +170,7 @@ func withoutCritic(c Spec) Spec {
 }
 
 // TestNonDefaultGeneratorTravels trains agents whose generators differ from their kind's defaults
-// (Fourier time features, (t, r − t) input, k-step sampling), checkpoints them, and checks that
+// (Fourier time features, (t, r − t) input, k-step sampling, FQL's α and K), checkpoints them, and checks that
 // the agent LoadAgent rebuilds and the policy PolicyFromCheckpoint exports act exactly like the
 // trained agent: same chunks for the same noise, and the same Act stream.
 func TestNonDefaultGeneratorTravels(t *testing.T) {
@@ -184,6 +184,12 @@ func TestNonDefaultGeneratorTravels(t *testing.T) {
 			s.Generator = func() GeneratorSpec { d, _ := DefaultSpec(KindQC, 1, 1); return d.Generator }()
 			s.Generator.Hidden = []int{16, 16}
 			s.Generator.TimeFeatures, s.Generator.FourierFrequencies, s.Generator.Steps = "fourier", 2, 4
+		},
+		"qc-fql-alpha7-k4": func(s *Spec) {
+			d, _ := DefaultSpec(KindQCFQL, 1, 1)
+			s.Kind, s.Candidates, s.Generator = KindQCFQL, d.Candidates, d.Generator
+			s.Generator.Hidden = []int{16, 16}
+			s.Generator.Steps, s.Generator.FQL.Alpha, s.Generator.FQL.NormalizeQLoss = 4, 7, true
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -200,6 +206,12 @@ func TestNonDefaultGeneratorTravels(t *testing.T) {
 				t.Fatalf("checkpoint spec differs from the trained agent's: %v", d)
 			}
 			c := a.Spec
+			// The tweaked generator is not the kind's default, so the checks below are not void.
+			def, _ := DefaultSpec(c.Kind, c.ObsDim, c.ActDim)
+			def.Generator.Hidden = c.Generator.Hidden
+			if len(SpecDiff(def, c)) == 0 {
+				t.Fatal("the tweaked spec equals the kind's defaults")
+			}
 			r := rand.New(rand.NewPCG(5, 6))
 			const batch = 4
 			obs := randn(r, batch*c.ObsDim)
@@ -222,6 +234,13 @@ func TestNonDefaultGeneratorTravels(t *testing.T) {
 			assertBitIdentical(t, "loaded agent's Act (evaluation) vs trained agent's", act2, act1)
 
 			p, err := PolicyFromCheckpoint(ck)
+			if c.Generator.Type == GeneratorFQL {
+				// FQL's one-step policy has no deployable form: exporting it must say so.
+				if err == nil || !strings.Contains(err.Error(), "no deployable form") {
+					t.Fatalf("exporting FQL: %v, want an error saying it has no deployable form", err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -232,12 +251,6 @@ func TestNonDefaultGeneratorTravels(t *testing.T) {
 			}
 			assertBitIdentical(t, "exported policy vs trained agent", got, want)
 
-			// The default generator of the kind acts differently: the check above is not void.
-			def, _ := DefaultSpec(c.Kind, c.ObsDim, c.ActDim)
-			def.Generator.Hidden = c.Generator.Hidden
-			if len(SpecDiff(def, c)) == 0 {
-				t.Fatal("the tweaked spec equals the kind's defaults")
-			}
 		})
 	}
 }

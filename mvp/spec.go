@@ -39,7 +39,19 @@ type Spec struct {
 	ActionHigh float64 `json:"action_high"`
 	// Seed initialises parameters and the in-graph random stream of updates.
 	Seed int64 `json:"seed"`
+	// PolicyTarget is what the generator imitates: PolicyTargetBatch ("" or "batch", the default
+	// and QC's choice: the batch's actions, which online are the executed a*) or
+	// PolicyTargetBestOfN (a* re-selected by the critic at the batch states among N fresh
+	// candidates and the batch action: the paper's "target action for policy training" read
+	// literally). Agents without a critic imitate the batch.
+	PolicyTarget string `json:"policy_target,omitempty"`
 }
+
+// Policy targets (Spec.PolicyTarget).
+const (
+	PolicyTargetBatch   = "batch"
+	PolicyTargetBestOfN = "best-of-n"
+)
 
 // GeneratorSpec is a generator: its sampler (policy.Sampler: type, steps k, time input, time
 // features), its network and, for mean flow, its loss. The defaults are those of NewConfig
@@ -63,6 +75,8 @@ type GeneratorSpec struct {
 	AdaptiveWeight  bool    `json:"adaptive_weight"`
 	AdaptiveWeightC float64 `json:"adaptive_weight_c"`
 	AdaptiveWeightP float64 `json:"adaptive_weight_p"`
+	// FQL holds the settings of the FQL generator (agent_fql.go); zero and omitted for the others.
+	FQL FQLSpec `json:"fql,omitzero"`
 }
 
 // Agent kinds of the kind table (method.md §3–4).
@@ -195,6 +209,8 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("mvp: agent %q: action_low=%g must be below action_high=%g", s.Kind, s.ActionLow, s.ActionHigh)
 	case s.Generator.Lambda < 0:
 		return fmt.Errorf("mvp: agent %q: generator lambda=%g must be ≥ 0", s.Kind, s.Generator.Lambda)
+	case s.PolicyTarget != "" && s.PolicyTarget != PolicyTargetBatch && s.PolicyTarget != PolicyTargetBestOfN:
+		return fmt.Errorf("mvp: agent %q: policy_target %q is not %q or %q", s.Kind, s.PolicyTarget, PolicyTargetBatch, PolicyTargetBestOfN)
 	}
 	// Bounds far above any real agent, so that a crafted spec cannot make the graph absurd.
 	for _, f := range []struct {

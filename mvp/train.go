@@ -31,12 +31,17 @@ type TrainConfig struct {
 	StartSteps int `json:"start_steps"`
 	// UTD is the number of updates per online environment step (default 1).
 	UTD int `json:"utd"`
+	// ReplayCapacity bounds the online replay buffer, which starts from the dataset; once it is full
+	// each new transition overwrites the oldest row (offline rows first). Default 0: QC's rule
+	// datasets.ReplayCapacity(|D|) = max(2M, |D| + 1).
+	ReplayCapacity int `json:"replay_capacity,omitempty"`
 	// EvalEvery steps (default 100k; 0 disables periodic evaluation), with EvalEpisodes episodes
 	// (default 50) over EvalEnvs parallel environments (default 10). Evaluation also runs at the end.
 	EvalEvery    int `json:"eval_every"`
 	EvalEpisodes int `json:"eval_episodes"`
 	EvalEnvs     int `json:"eval_envs"`
-	// LogEvery steps, training metrics averaged over the interval are logged (default 1000).
+	// LogEvery steps, training metrics averaged over the interval are logged (default 1000), with
+	// updates_per_s, the rate of the updates alone (the first interval includes compilation).
 	LogEvery int `json:"log_every"`
 	// CheckpointEvery steps (default 100k, 0 disables periodic checkpoints; one is always written at
 	// the end); Keep checkpoints are kept (default 3).
@@ -406,10 +411,12 @@ func (t *Trainer) boundary(step int64) bool {
 	return t.Config.CheckpointEvery > 0 && step%int64(t.Config.CheckpointEvery) == 0
 }
 
-// acc averages training metrics between log lines.
+// acc averages training metrics between log lines and times the updates themselves (sampling
+// and the update call, not evaluations or checkpoints) for the updates_per_s metric.
 type acc struct {
-	sum map[string]float64
-	n   int
+	sum  map[string]float64
+	n    int
+	busy time.Duration
 }
 
 func (a *acc) add(m map[string]float64) {
@@ -427,7 +434,10 @@ func (a *acc) mean() map[string]float64 {
 	for k, v := range a.sum {
 		out[k] = v / float64(a.n)
 	}
-	a.sum, a.n = nil, 0
+	if a.busy > 0 {
+		out["updates_per_s"] = float64(a.n) / a.busy.Seconds()
+	}
+	a.sum, a.n, a.busy = nil, 0, 0
 	return out
 }
 
@@ -470,10 +480,12 @@ func (t *Trainer) restoreStreams(phase string, s *datasets.Sampler, rng *ActRNG)
 
 // update runs one update and the bookkeeping after it (logging, evaluation, checkpoints).
 func (t *Trainer) update(ctx context.Context, s *datasets.Sampler, b *datasets.Batch, ac *acc, total int64) error {
+	t0 := time.Now()
 	if err := s.SampleInto(b); err != nil {
 		return fmt.Errorf("mvp: train: %w", err)
 	}
 	m, err := t.Agent.Update(b)
+	ac.busy += time.Since(t0)
 	if err != nil {
 		if errors.Is(err, ErrDiverged) {
 			where := "no checkpoint was written yet"
@@ -584,7 +596,11 @@ func (t *Trainer) online(ctx context.Context) error {
 	if t.pending == nil {
 		t.pending = &datasets.Dataset{Name: "online", ObsDim: c.ObsDim, ActDim: c.ActDim}
 	}
-	buf, err := datasets.NewReplayBuffer(t.Data, t.Data.Len()+cfg.OnlineSteps)
+	capacity := cfg.ReplayCapacity
+	if capacity <= 0 {
+		capacity = datasets.ReplayCapacity(t.Data.Len())
+	}
+	buf, err := datasets.NewReplayBuffer(t.Data, capacity)
 	if err != nil {
 		return fmt.Errorf("mvp: train: %w", err)
 	}

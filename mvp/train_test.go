@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -81,9 +82,32 @@ func logRows(t testing.TB, out string) []string {
 			t.Errorf("%s: %s logged twice", out, key)
 		}
 		seen[key] = true
+		delete(r.Metrics, "updates_per_s") // a measured rate, not a result of training
 		rows = append(rows, fmt.Sprintf("%s %v", key, r.Metrics))
 	}
 	return rows
+}
+
+// checkUpdateRates checks that the run in out logged want train records, each with a finite,
+// positive updates_per_s.
+func checkUpdateRates(t *testing.T, out string, want int) {
+	t.Helper()
+	recs, err := runlog.ReadJSONL(filepath.Join(out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range recs {
+		if r.Phase == "train" {
+			n++
+			if v := r.Metrics["updates_per_s"]; !(v > 0) || math.IsInf(v, 0) {
+				t.Errorf("train record at step %d has updates_per_s %v", r.Step, v)
+			}
+		}
+	}
+	if n != want {
+		t.Errorf("%d train records, want %d", n, want)
+	}
 }
 
 // sameRun checks that the run in got ended exactly as the unbroken run in want: the same newest
@@ -137,6 +161,7 @@ func TestInterruptAndResume(t *testing.T) {
 			if _, err := trainUntil(t, smallTrainConfig(kind, d, full), d, -1); err != nil {
 				t.Fatal(err)
 			}
+			checkUpdateRates(t, full, 40/5)
 			for _, stopAt := range []int64{20, 25, random} {
 				out := filepath.Join(dir, fmt.Sprintf("stop%d", stopAt))
 				_, err := trainUntil(t, smallTrainConfig(kind, d, out), d, stopAt)
@@ -189,37 +214,49 @@ func TestInterruptAndResume(t *testing.T) {
 
 // TestInterruptAndResumeOnline cancels a run during its online phase: it must go on to the end of
 // the running episode (an environment's state cannot be saved), checkpoint there, and the resumed
-// run (replay buffer and random streams restored mid-segment) must end like an unbroken one.
+// run (replay buffer and random streams restored mid-segment) must end like an unbroken one. It
+// does so with the default replay capacity and with one that makes the buffer evict rows (offline
+// first) before the interruption.
 func TestInterruptAndResumeOnline(t *testing.T) {
 	d := toyData(t, "toy:pointmass", "10")
-	dir := t.TempDir()
-	config := func(out string) TrainConfig {
-		cfg := smallTrainConfig(KindMVP, d, out)
-		cfg.OfflineSteps, cfg.OnlineSteps, cfg.StartSteps = 20, 260, 10
-		cfg.EvalEvery, cfg.CheckpointEvery = 90, 100 // evaluations at 90, 180 and 270, the last update
-		return cfg
+	finals := map[int][]byte{}
+	for _, capacity := range []int{0, d.Len() + 50} {
+		t.Run(fmt.Sprintf("capacity%d", capacity), func(t *testing.T) {
+			dir := t.TempDir()
+			config := func(out string) TrainConfig {
+				cfg := smallTrainConfig(KindMVP, d, out)
+				cfg.OfflineSteps, cfg.OnlineSteps, cfg.StartSteps = 20, 260, 10
+				cfg.EvalEvery, cfg.CheckpointEvery = 90, 100 // evaluations at 90, 180 and 270, the last update
+				cfg.ReplayCapacity = capacity
+				return cfg
+			}
+			full := filepath.Join(dir, "full")
+			if _, err := trainUntil(t, config(full), d, -1); err != nil {
+				t.Fatal(err)
+			}
+			_, finals[capacity] = lastCheckpointBytes(t, full)
+			// Pointmass episodes last 100 steps; updates start after 10 of them, so the first episode
+			// ends at update 20+90 = 110 and the second at 210. The interruption at 180 (an evaluation
+			// step) stops at 210, between the checkpoint boundaries 200 and 300.
+			out := filepath.Join(dir, "broken")
+			_, err := trainUntil(t, config(out), d, 180)
+			var ie *InterruptedError
+			if !errors.As(err, &ie) || ie.Step != 210 || ie.EnvSteps != 200 {
+				t.Fatalf("interrupted run returned %v, want an interruption at the end of episode 2 (update 210, 200 environment steps)", err)
+			}
+			sum, err := trainUntil(t, config(out), d, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.ResumedFrom != 210 {
+				t.Fatalf("resumed from %d, want 210", sum.ResumedFrom)
+			}
+			sameRun(t, full, out)
+		})
 	}
-	full := filepath.Join(dir, "full")
-	if _, err := trainUntil(t, config(full), d, -1); err != nil {
-		t.Fatal(err)
+	if len(finals) == 2 && bytes.Equal(finals[0], finals[d.Len()+50]) {
+		t.Error("the small replay capacity changed nothing: the runs sampled the same rows")
 	}
-	// Pointmass episodes last 100 steps; updates start after 10 of them, so the first episode ends
-	// at update 20+90 = 110 and the second at 210. The interruption at 180 (an evaluation step)
-	// stops at 210, between the checkpoint boundaries 200 and 300.
-	out := filepath.Join(dir, "broken")
-	_, err := trainUntil(t, config(out), d, 180)
-	var ie *InterruptedError
-	if !errors.As(err, &ie) || ie.Step != 210 || ie.EnvSteps != 200 {
-		t.Fatalf("interrupted run returned %v, want an interruption at the end of episode 2 (update 210, 200 environment steps)", err)
-	}
-	sum, err := trainUntil(t, config(out), d, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.ResumedFrom != 210 {
-		t.Fatalf("resumed from %d, want 210", sum.ResumedFrom)
-	}
-	sameRun(t, full, out)
 }
 
 // TestCheckpointCorruption checks that a truncated newest checkpoint is reported and skipped, and

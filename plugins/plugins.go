@@ -85,6 +85,9 @@ type Info struct {
 	// (in RegisterDataset's) that the plugin reads; any other key is refused by MakeEnv,
 	// LoadDataset and CheckOptions, so that a misspelt option is an error rather than ignored.
 	Options []string
+	// OptionsOf names the environment prefix whose environments this one wraps (RegisterEnv's Info
+	// only): their options are accepted too and are the wrapper's to pass on.
+	OptionsOf string
 }
 
 var (
@@ -95,6 +98,7 @@ var (
 	writers = map[string]DemoWriter{}
 	// envOpts, datasetOpts and demoOpts are the option keys each prefix accepts.
 	envOpts     = map[string][]string{}
+	envOptsOf   = map[string]string{} // prefix → the wrapped prefix (Info.OptionsOf)
 	datasetOpts = map[string][]string{}
 	demoOpts    = map[string][]string{}
 )
@@ -109,6 +113,9 @@ func RegisterEnv(prefix string, f EnvFactory, info Info) {
 	}
 	envs[prefix] = f
 	envOpts[prefix] = append([]string(nil), info.Options...)
+	if info.OptionsOf != "" {
+		envOptsOf[prefix] = info.OptionsOf
+	}
 	mergeInfo(prefix, info)
 }
 
@@ -162,7 +169,7 @@ func mergeInfo(prefix string, info Info) {
 		info.Description = old.Description
 	}
 	info.Names = append(old.Names, info.Names...)
-	info.Options = nil // per kind of plugin: see EnvOptionKeys and DatasetOptionKeys
+	info.Options, info.OptionsOf = nil, "" // per kind of plugin: see EnvOptionKeys and DatasetOptionKeys
 	infos[prefix] = info
 }
 
@@ -239,7 +246,7 @@ func OptionKeys(kind Kind, spec string) ([]string, bool) {
 	switch kind {
 	case Environment:
 		_, ok = envs[prefix]
-		keys = envOpts[prefix]
+		keys = append(slices.Clone(envOpts[prefix]), envOpts[envOptsOf[prefix]]...)
 	case Dataset:
 		_, ok = loaders[prefix]
 		keys = datasetOpts[prefix]

@@ -1,8 +1,14 @@
 // Package robomimic loads Robomimic low-dim datasets (low_dim_v15.hdf5) with the conventions of
 // Q-chunking (QC): observations concatenate robot0_eef_pos, robot0_eef_quat, robot0_gripper_qpos
 // and object, in that order (19 dims for lift, 23 for can and square); demos are taken in the
-// order of their integer index (demo_2 before demo_10); reward = r − 1 (so rewards are −1, and 0
-// on success); mask = 1 − done. A demo always ends a trajectory; a done inside a demo ends one too.
+// order of their integer index (demo_2 before demo_10); reward = r + RewardOffset = r − 1 (so
+// rewards are −1, and 0 on success); mask = 1 − done. A demo always ends a trajectory; a done inside
+// a demo ends one too.
+//
+// The same names are environments: "robomimic:lift-mh" (or "robomimic:lift") runs robosuite through
+// the remote plugin ("remote:robomimic:lift", which must be linked in) and shifts its rewards by
+// RewardOffset too, so a run started with --dataset robomimic:lift-mh fine-tunes online on the
+// reward scale it was pre-trained on.
 //
 // The prefix "robomimic" names a task and a dataset type, "robomimic:square-mh" (QC's
 // "square-mh-low_dim" is accepted too), found under ~/.robomimic/<task>/<type>/ or at
@@ -44,10 +50,13 @@ var Horizons = map[string]int{"lift": 300, "can": 300, "square": 400}
 
 func init() {
 	plugins.RegisterDataset("robomimic", load, plugins.Info{
-		Description: "Robomimic low-dim demos (~/.robomimic/<task>/<type>/low_dim_v15.hdf5 with -tags hdf5, or its .npz conversion), QC conventions",
-		Names:       []string{"lift-mh", "can-mh", "square-mh", "lift-ph", "can-ph", "square-ph"},
-		Options:     []string{"filter", "obs_keys"},
+		Description: "Robomimic low-dim demos (~/.robomimic/<task>/<type>/low_dim_v15.hdf5 with -tags hdf5, or its .npz conversion), QC conventions; " +
+			"as environments, their robosuite tasks through " + SimulatorPrefix + "<task> with the same reward shift",
+		Names:   []string{"lift-mh", "can-mh", "square-mh", "lift-ph", "can-ph", "square-ph"},
+		Options: []string{"filter", "obs_keys"},
 	})
+	// The environments run robosuite through the remote plugin, whose options (python, …) they pass on.
+	plugins.RegisterEnv("robomimic", newEnv, plugins.Info{OptionsOf: simulatorPlugin})
 	plugins.RegisterInspector(plugins.Inspector{Format: "robomimic-npz", Match: matchNPZ, Inspect: inspectNPZ, Priority: 1})
 	plugins.RegisterInspector(plugins.Inspector{Format: "robomimic-hdf5", Match: matchHDF5, Inspect: inspectHDF5, Priority: 1})
 }
@@ -89,7 +98,7 @@ func build(name string, demos []demo, obsDim, actDim int) (*datasets.Dataset, er
 		d.NextObservations = append(d.NextObservations, m.nextObs...)
 		d.Actions = append(d.Actions, m.actions...)
 		for t := 0; t < m.length; t++ {
-			d.Rewards = append(d.Rewards, m.rewards[t]-1)
+			d.Rewards = append(d.Rewards, m.rewards[t]+RewardOffset)
 			d.Masks = append(d.Masks, 1-m.dones[t])
 			term := m.dones[t]
 			if t == m.length-1 {

@@ -33,11 +33,14 @@ type DemoConfig struct {
 	// Stuck is the probability that the point-mass demonstrator heads straight into the central
 	// obstacle; half of those then go around it, the others keep pushing. Default 0.4.
 	Stuck float64
+	// Straight is the probability that the detour demonstrator heads straight for the goal and
+	// wrecks the mass on the barrier. Default 0.2.
+	Straight float64
 }
 
 // DefaultDemoConfig returns the defaults documented on DemoConfig.
 func DefaultDemoConfig() DemoConfig {
-	return DemoConfig{Episodes: 1000, Noise: 0.2, MissGrasp: 0.3, Retry: 0.3, WrongPlace: 0.25, Stuck: 0.4}
+	return DemoConfig{Episodes: 1000, Noise: 0.2, MissGrasp: 0.3, Retry: 0.3, WrongPlace: 0.25, Stuck: 0.4, Straight: 0.2}
 }
 
 // Validation returns the configuration of the matching validation split: like OGBench's -val
@@ -49,10 +52,10 @@ func (c DemoConfig) Validation() DemoConfig {
 }
 
 // DemoOptionKeys are the plugin options DemoConfigFromExtra reads.
-var DemoOptionKeys = []string{"episodes", "seed", "noise", "miss_grasp", "retry", "wrong_place", "stuck"}
+var DemoOptionKeys = []string{"episodes", "seed", "noise", "miss_grasp", "retry", "wrong_place", "stuck", "straight"}
 
 // DemoConfigFromExtra reads DemoConfig fields from plugin options: "episodes", "seed", "noise",
-// "miss_grasp", "retry", "wrong_place", "stuck"; absent keys keep their defaults.
+// "miss_grasp", "retry", "wrong_place", "stuck", "straight"; absent keys keep their defaults.
 func DemoConfigFromExtra(extra map[string]string) (DemoConfig, error) {
 	cfg := DefaultDemoConfig()
 	for k, v := range extra {
@@ -75,6 +78,8 @@ func DemoConfigFromExtra(extra map[string]string) (DemoConfig, error) {
 			cfg.WrongPlace, err = parseUnit(v, 1)
 		case "stuck":
 			cfg.Stuck, err = parseUnit(v, 1)
+		case "straight":
+			cfg.Straight, err = parseUnit(v, 1)
 		default:
 			continue // other plugins' or loaders' keys
 		}

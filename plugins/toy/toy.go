@@ -2,6 +2,7 @@
 // training and evaluation run with nothing installed:
 //
 //	toy:pointmass        2D point mass that must reach a goal around obstacles
+//	toy:detour           2D point mass that must go around a barrier on either side (bimodal data)
 //	toy:cube-task1..5    kinematic cube pick-and-place laid out like OGBench cube-single
 //	toy:cube             alias of toy:cube-task2 (OGBench's default task)
 //
@@ -34,11 +35,11 @@ const NumCubeTasks = 5
 const DefaultCubeTask = 2
 
 func init() {
-	names := []string{"pointmass", "cube"}
+	names := []string{"pointmass", "detour", "cube"}
 	for i := 1; i <= NumCubeTasks; i++ {
 		names = append(names, fmt.Sprintf("cube-task%d", i))
 	}
-	desc := "embedded pure-Go tasks with scripted demonstrators (point mass, kinematic cube pick-and-place)"
+	desc := "embedded pure-Go tasks with scripted demonstrators (point mass, detour, kinematic cube pick-and-place)"
 	plugins.RegisterEnv(Prefix, func(name string, opts plugins.EnvOptions) (plugins.Env, error) {
 		return New(name)
 	}, plugins.Info{Description: desc, Names: names})
@@ -69,11 +70,13 @@ type Task interface {
 	resume()
 }
 
-// New creates the task named name ("pointmass", "cube", "cube-task3"), without the prefix.
+// New creates the task named name ("pointmass", "detour", "cube", "cube-task3"), without the prefix.
 func New(name string) (Task, error) {
 	switch {
 	case name == "pointmass":
 		return NewPointMass(), nil
+	case name == "detour":
+		return NewDetour(), nil
 	case name == "cube":
 		return NewCube(DefaultCubeTask)
 	case strings.HasPrefix(name, "cube-task"):
@@ -83,7 +86,7 @@ func New(name string) (Task, error) {
 		}
 		return NewCube(n)
 	}
-	return nil, fmt.Errorf("toy: unknown task %q: want pointmass, cube or cube-task1 … cube-task%d", name, NumCubeTasks)
+	return nil, fmt.Errorf("toy: unknown task %q: want pointmass, detour, cube or cube-task1 … cube-task%d", name, NumCubeTasks)
 }
 
 // seededRand returns the generator every random draw of this package goes through, so that a seed

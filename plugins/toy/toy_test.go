@@ -6,6 +6,7 @@ import (
 	"image/gif"
 	"image/png"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +26,7 @@ func smallConfig(episodes int) DemoConfig {
 }
 
 func TestRegistry(t *testing.T) {
-	for _, spec := range []string{"toy:pointmass", "toy:cube", "toy:cube-task1", "toy:cube-task5"} {
+	for _, spec := range []string{"toy:pointmass", "toy:detour", "toy:cube", "toy:cube-task1", "toy:cube-task5"} {
 		env, err := plugins.MakeEnv(spec, plugins.EnvOptions{})
 		if err != nil {
 			t.Fatalf("MakeEnv(%s): %v", spec, err)
@@ -191,7 +192,7 @@ func TestPointMassObstaclesBlock(t *testing.T) {
 }
 
 func TestDeterministic(t *testing.T) {
-	for _, name := range []string{"pointmass", "cube-task3"} {
+	for _, name := range []string{"pointmass", "detour", "cube-task3"} {
 		a, err := Generate(name, smallConfig(15))
 		if err != nil {
 			t.Fatal(err)
@@ -217,6 +218,7 @@ func TestDemoSuccessRates(t *testing.T) {
 		lo, hi, cleanLo float64
 	}{
 		{"pointmass", 0.65, 0.92, 0.97},
+		{"detour", 0.7, 0.9, 0.97},
 		{"cube-task1", 0.45, 0.75, 0.97},
 		{"cube-task2", 0.45, 0.75, 0.97},
 		{"cube-task4", 0.45, 0.75, 0.97},
@@ -226,7 +228,7 @@ func TestDemoSuccessRates(t *testing.T) {
 			t.Fatal(err)
 		}
 		clean := smallConfig(300)
-		clean.MissGrasp, clean.WrongPlace, clean.Stuck = 0, 0, 0
+		clean.MissGrasp, clean.WrongPlace, clean.Stuck, clean.Straight = 0, 0, 0, 0
 		dc, _ := Generate(tc.name, clean)
 		t.Logf("%s: scripted demonstrator success %.3f (careful %.3f), %d rows", tc.name, d.SuccessRate(), dc.SuccessRate(), d.Rows())
 		if r := d.SuccessRate(); r < tc.lo || r > tc.hi {
@@ -424,7 +426,7 @@ func TestBadNPZ(t *testing.T) {
 }
 
 func TestRender(t *testing.T) {
-	for _, name := range []string{"cube-task1", "pointmass"} {
+	for _, name := range []string{"cube-task1", "pointmass", "detour"} {
 		task, _ := New(name)
 		task.Reset(2)
 		var buf bytes.Buffer
@@ -524,4 +526,103 @@ func ExampleGenerate() {
 		len(demos.Successes), ds.Len(), ds.ObsDim, demos.SuccessRate())
 	// Output:
 	// 200 trajectories, 21431 transitions of 16-d observations, demonstrator success 0.56
+}
+
+// The detour task's point: either side succeeds, and the mean of the two sides' actions drives into
+// the barrier.
+func TestDetourModesAndTheirMean(t *testing.T) {
+	clean := smallConfig(200)
+	clean.Straight, clean.Noise = 0, 0.2
+	d, err := Generate("detour", clean)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := d.SuccessRate(); r < 0.97 {
+		t.Errorf("careful detour demonstrator success %.3f < 0.97", r)
+	}
+	// Both sides, about equally often: the sign of y once the mass passes x = 0.
+	above, below := 0, 0
+	rows := d.Rows()
+	for i := 0; i+1 < rows; i++ {
+		x, y := d.Observations[i*3], d.Observations[i*3+1]
+		x1 := d.Observations[(i+1)*3]
+		if !d.Terminals[i] && x < 0 && x1 >= 0 {
+			if y > 0 {
+				above++
+			} else {
+				below++
+			}
+		}
+	}
+	if above+below < 190 || above < 80 || below < 80 {
+		t.Errorf("demonstrations pass above %d and below %d times", above, below)
+	}
+	// The averaged policy: the mean of the noiseless demonstrator's actions for each side.
+	for seed := int64(0); seed < 10; seed++ {
+		task := NewDetour()
+		task.Reset(seed)
+		noiseless := clean
+		noiseless.Noise = 0
+		var sides [2]*detourDemo
+		for k, want := range []float64{1, -1} {
+			for s := uint64(0); ; s++ {
+				m := task.newDemonstrator(noiseless).(*detourDemo)
+				m.reset(rand.New(rand.NewPCG(s, 1)))
+				if m.waypoints[0][1]*want > 0 {
+					sides[k] = m
+					break
+				}
+			}
+		}
+		a, b, mean := make([]float32, 2), make([]float32, 2), make([]float32, 2)
+		for {
+			sides[0].act(a)
+			sides[1].act(b)
+			for i := range mean {
+				mean[i] = (a[i] + b[i]) / 2
+			}
+			st, err := task.Step(mean)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Terminated || st.Truncated {
+				if st.Success || !task.Wrecked() {
+					t.Errorf("seed %d: the mean of the two modes did not wreck the mass (success %v, at %v)", seed, st.Success, task.pos)
+				}
+				break
+			}
+		}
+	}
+}
+
+// A fast move towards the barrier stops on its rim, never inside it, and the mass stays there.
+func TestDetourBarrierWrecks(t *testing.T) {
+	task := NewDetour()
+	task.Reset(0)
+	var wreckedAt [2]float64
+	for i := range DetourMaxSteps {
+		st, err := task.Step([]float32{1, 0.05})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := math.Hypot(task.pos[0], task.pos[1]); r < DetourBarrierRadius-1e-9 {
+			t.Fatalf("step %d: inside the barrier at %v", i, task.pos)
+		}
+		if task.Wrecked() {
+			if wreckedAt == [2]float64{} {
+				wreckedAt = task.pos
+			} else if task.pos != wreckedAt {
+				t.Fatalf("wrecked mass moved from %v to %v", wreckedAt, task.pos)
+			}
+			if st.Observation[2] != 1 {
+				t.Fatalf("wrecked flag not observed: %v", st.Observation)
+			}
+		}
+		if st.Truncated {
+			break
+		}
+	}
+	if !task.Wrecked() {
+		t.Errorf("pushing right never touched the barrier: %v", task.pos)
+	}
 }

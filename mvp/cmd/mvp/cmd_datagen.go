@@ -63,6 +63,7 @@ var demoFlags = []struct{ name, usage string }{
 	{"retry", "cube: probability that a missed grasp is retried (toy default 0.3)"},
 	{"wrong-place", "cube: probability of placing the cube 7-10 cm off the goal (toy default 0.25)"},
 	{"stuck", "pointmass: probability of heading into the central obstacle (toy default 0.4)"},
+	{"straight", "detour: probability of heading straight into the barrier (toy default 0.2)"},
 }
 
 func runDataGen(args []string) error {

@@ -12,8 +12,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/gomlx/compute"
 	"github.com/gomvp/gomvp/mvp"
+	"github.com/gomvp/gomvp/mvp/perf"
 	"github.com/gomvp/gomvp/mvp/runlog"
 	"github.com/gomvp/gomvp/plugins"
 )
@@ -201,14 +204,25 @@ func runReport(args []string) error {
 	fs.Var(&runs, "run", "LABEL=RUN_DIR (repeatable; runs sharing a label are seeds, averaged)")
 	svgPath := fs.String("svg", "", "write the success-rate learning curves here")
 	at := fs.Int64("at", 0, "compare at this step (the last evaluation at or before it); 0: each run's last")
+	timeDecisions := fs.Int("time-decisions", 0, "time this many action decisions (one state, the run's N) "+
+		"with each label's first run's last checkpoint, after a warm-up (0: no timing)")
+	backendFlag := addBackendFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if len(runs.labels) == 0 {
 		return usagef("no --run given")
 	}
-	if err := checkFlags(atLeast64("at", *at, 0)); err != nil {
+	if err := checkFlags(atLeast64("at", *at, 0), atLeast("time-decisions", *timeDecisions, 0)); err != nil {
 		return err
+	}
+	var backend compute.Backend // only for --time-decisions
+	if *timeDecisions > 0 {
+		choice, err := openBackend("report", *backendFlag)
+		if err != nil {
+			return err
+		}
+		backend = choice.Backend
 	}
 	type row struct {
 		Label   string    `json:"label"`
@@ -218,6 +232,14 @@ func runReport(args []string) error {
 		Return  float64   `json:"return_mean"`
 		PerSeed []float64 `json:"success_per_seed"`
 		Steps   int64     `json:"steps"`
+		// UpdatesPerS is the mean of the runs' logged update rates (the first log interval, which
+		// includes compilation, left out when there are others).
+		UpdatesPerS float64 `json:"updates_per_s,omitempty"`
+		// DecisionMs is the median time of one action decision for one state with Candidates
+		// candidates (--time-decisions), over DecisionCalls calls.
+		DecisionMs    float64 `json:"decision_ms,omitempty"`
+		DecisionCalls int     `json:"decision_calls,omitempty"`
+		Candidates    int     `json:"candidates,omitempty"`
 	}
 	var rows []row
 	var curves []curve
@@ -234,10 +256,20 @@ func runReport(args []string) error {
 			}
 			// Logs written before resumes cut them back may hold a step twice; the last record wins.
 			evals := map[int64]map[string]float64{}
+			var rates []float64
 			for _, rec := range recs {
 				if rec.Phase == "eval" && (*at <= 0 || rec.Step <= *at) {
 					evals[rec.Step] = rec.Metrics
 				}
+				if v, ok := rec.Metrics["updates_per_s"]; ok && rec.Phase == "train" && (*at <= 0 || rec.Step <= *at) {
+					rates = append(rates, v)
+				}
+			}
+			if len(rates) > 1 {
+				rates = rates[1:]
+			}
+			for _, v := range rates {
+				r.UpdatesPerS += v / float64(len(rates)) / float64(len(runs.dirs[l]))
 			}
 			if len(evals) == 0 {
 				return fmt.Errorf("run %s has no evaluation in its metrics.jsonl", d)
@@ -260,6 +292,13 @@ func runReport(args []string) error {
 			r.Std += (v - r.Success) * (v - r.Success) / float64(r.Seeds)
 		}
 		r.Std = math.Sqrt(r.Std)
+		if *timeDecisions > 0 {
+			ms, n, err := timeDecision(backend, runs.dirs[l][0], *timeDecisions)
+			if err != nil {
+				return err
+			}
+			r.DecisionMs, r.DecisionCalls, r.Candidates = ms, *timeDecisions, n
+		}
 		rows = append(rows, r)
 		c := curve{label: l}
 		for s := range bySteps {
@@ -275,13 +314,21 @@ func runReport(args []string) error {
 		}
 		curves = append(curves, c)
 	}
-	fmt.Printf("| agent | seeds | steps | success (mean ± std) | per seed | return |\n|---|---|---|---|---|---|\n")
+	fmt.Printf("| agent | seeds | steps | success (mean ± std) | per seed | return | decision ms (N) | updates/s |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		per := make([]string, len(r.PerSeed))
 		for i, v := range r.PerSeed {
 			per[i] = fmt.Sprintf("%.2f", v)
 		}
-		fmt.Printf("| %s | %d | %d | %.3f ± %.3f | %s | %.1f |\n", r.Label, r.Seeds, r.Steps, r.Success, r.Std, strings.Join(per, " "), r.Return)
+		dec, rate := "—", "—"
+		if r.DecisionCalls > 0 {
+			dec = fmt.Sprintf("%.3f (%d)", r.DecisionMs, r.Candidates)
+		}
+		if r.UpdatesPerS > 0 {
+			rate = fmt.Sprintf("%.0f", r.UpdatesPerS)
+		}
+		fmt.Printf("| %s | %d | %d | %.3f ± %.3f | %s | %.1f | %s | %s |\n", r.Label, r.Seeds, r.Steps, r.Success, r.Std,
+			strings.Join(per, " "), r.Return, dec, rate)
 	}
 	if *svgPath != "" {
 		if err := os.WriteFile(*svgPath, []byte(svgCurves(curves)), 0o644); err != nil {
@@ -289,6 +336,27 @@ func runReport(args []string) error {
 		}
 	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{"rows": rows, "svg": *svgPath})
+}
+
+// timeDecision loads the last checkpoint of run and returns the median wall time in milliseconds of
+// calls action decisions for one state (after a warm-up that compiles the graph), and the number of
+// candidates each decision draws.
+func timeDecision(backend compute.Backend, run string, calls int) (float64, int, error) {
+	ck, err := resolveCheckpoint(run)
+	if err != nil {
+		return 0, 0, err
+	}
+	agent, err := mvp.LoadAgent(backend, ck)
+	if err != nil {
+		return 0, 0, err
+	}
+	obs := make([]float32, agent.Spec.ObsDim)
+	rng := mvp.NewActRNG(1)
+	t, err := perf.TimeLoop(func() error { _, err := agent.Act(obs, rng); return err }, 10, calls, 0)
+	if err != nil {
+		return 0, 0, fmt.Errorf("timing decisions of %s: %w", ck.Path, err)
+	}
+	return float64(t.Median()) / float64(time.Millisecond), agent.Spec.Candidates, nil
 }
 
 // svgCurves draws success rate against training steps, one polyline per label.

@@ -83,10 +83,14 @@ func runTrain(args []string) error {
 	batch := fs.Int("batch", ds.BatchSize, "batch size")
 	lr := fs.Float64("lr", ds.LearningRate, "Adam learning rate")
 	hidden := fs.String("hidden", joinInts(ds.Generator.Hidden), "hidden widths of the actor and the critic")
+	criticHidden := fs.String("critic-hidden", "", "hidden widths of the critic (default: --hidden, else the agent kind's)")
 	critics := fs.Int("critics", ds.Critic.Ensemble, "critic ensemble size")
 	gamma := fs.Float64("gamma", ds.Critic.Gamma, "discount γ")
 	tau := fs.Float64("tau", ds.Critic.Tau, "Polyak rate τ of the target critic")
 	lambda := fs.Float64("lambda", ds.Generator.Lambda, "weight λ of the IVC term, ≥ 0 (mean-flow generators; mvp-lambda0 is mvp with λ = 0)")
+	policyTarget := fs.String("policy-target", mvp.PolicyTargetBatch, "what the generator imitates: "+mvp.PolicyTargetBatch+
+		" (the batch's actions) or "+mvp.PolicyTargetBestOfN+" (the critic's best of N fresh candidates and the batch action)")
+	alpha := fs.Float64("alpha", 100, "FQL's distillation weight α, ≥ 0 (fql, qc-fql)")
 	sampleSteps := fs.Int("sample-steps", ds.Generator.Steps, "generation steps k (default: the agent kind's; mvp 1, qc/bfn 10)")
 	allowChange := fs.String("allow-change", "", "on resume, accept these changed settings (comma-separated): "+strings.ReplaceAll(strings.Join(mvp.ResumeChangeable, ","), "_", "-"))
 	noProgress := fs.Bool("no-progress", false, "no progress bar even on a terminal")
@@ -106,6 +110,12 @@ func runTrain(args []string) error {
 	if err != nil {
 		return err
 	}
+	var criticWidths []int
+	if *criticHidden != "" {
+		if criticWidths, err = parseWidths("critic-hidden", *criticHidden); err != nil {
+			return err
+		}
+	}
 	if err := checkFlags(checkKind(*kind),
 		atLeast("offline-steps", *offline, 0), atLeast("online-steps", *online, 0),
 		atLeast("start-steps", *startSteps, 0), atLeast("utd", *utd, 1),
@@ -116,6 +126,7 @@ func runTrain(args []string) error {
 		atLeast("sample-steps", *sampleSteps, 1),
 		atLeast("batch", *batch, 1), positive("lr", *lr), atLeast("critics", *critics, 1),
 		inRange("gamma", *gamma, 0, 1, true), inRange("tau", *tau, 0, 1, false),
+		oneOf("policy-target", *policyTarget, mvp.PolicyTargetBatch, mvp.PolicyTargetBestOfN),
 		checkPluginOptions("dataset-opt", plugins.Dataset, *dataSpec, dataOpt),
 		checkEnv(*envSpec, envOpt, envGiven, *online > 0 || *evalEpisodes > 0),
 	); err != nil {
@@ -138,6 +149,24 @@ func runTrain(args []string) error {
 			return usagef("--lambda: agent %q has no IVC term (its generator is %s)", spec.Kind, spec.Generator.Type)
 		}
 		spec.Generator.Lambda = *lambda
+	}
+	if set["critic-hidden"] {
+		spec.Critic.Hidden = criticWidths
+	}
+	if set["alpha"] {
+		if !(*alpha >= 0) || math.IsInf(*alpha, 0) {
+			return usagef("--alpha %g: must be a finite value ≥ 0", *alpha)
+		}
+		if spec.Generator.Type != mvp.GeneratorFQL {
+			return usagef("--alpha: agent %q has no distillation term (its generator is %s)", spec.Kind, spec.Generator.Type)
+		}
+		spec.Generator.FQL.Alpha = *alpha
+	}
+	if *policyTarget == mvp.PolicyTargetBestOfN {
+		if !spec.UseCritic {
+			return usagef("--policy-target %s: agent %q has no critic to select with", *policyTarget, spec.Kind)
+		}
+		spec.PolicyTarget = *policyTarget
 	}
 	if set["candidates"] && !spec.UseCritic && *candidates != spec.Candidates {
 		return usagef("--candidates: agent %q has no critic to choose among candidates", spec.Kind)

@@ -69,4 +69,45 @@ func TestTrainFlagsAndResume(t *testing.T) {
 	if err := runTrain(smallTrain(filepath.Join(t.TempDir(), "r2"), "--agent", "qc", "--lambda", "0.5")); err == nil || !strings.Contains(err.Error(), "no IVC term") {
 		t.Errorf("--lambda on a flow agent: got %v", err)
 	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--policy-target", "best"}, `--policy-target "best": must be one of batch, best-of-n`},
+		{[]string{"--critic-hidden", "16,0"}, `--critic-hidden "16,0": "0" is not a width`},
+		{[]string{"--agent", "mvp", "--alpha", "5"}, "no distillation term"},
+		{[]string{"--agent", "fql", "--alpha", "-1"}, "--alpha -1: must be a finite value ≥ 0"},
+		{[]string{"--agent", "bc", "--policy-target", "best-of-n"}, "no critic"},
+	} {
+		if err := runTrain(smallTrain(filepath.Join(t.TempDir(), "r3"), c.args...)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: got %v, want %q", c.args, err, c.want)
+		}
+	}
+}
+
+// TestTrainFQLFlags trains FQL with --alpha, --critic-hidden and --policy-target: each reaches the
+// checkpoint's spec, and resuming with another α is refused naming it.
+func TestTrainFQLFlags(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "fql")
+	args := []string{"--agent", "fql", "--alpha", "10", "--critic-hidden", "8", "--policy-target", "best-of-n"}
+	if err := runTrain(smallTrain(out, args...)); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := mvp.LatestCheckpoint(filepath.Join(out, "checkpoints"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, _ := mvp.DefaultSpec(mvp.KindFQL, ck.Spec.ObsDim, ck.Spec.ActDim)
+	diff := strings.Join(mvp.SpecDiff(def, ck.Spec), "; ")
+	for _, want := range []string{"generator.fql.alpha: 100 → 10", "critic.hidden: [512,512,512,512] → [8]",
+		`policy_target: unset → "best-of-n"`, "generator.hidden: [512,512,512,512] → [16]"} {
+		if !strings.Contains(diff, want) {
+			t.Errorf("trained spec differs from fql's defaults in %q, want %q among them", diff, want)
+		}
+	}
+	args[3] = "20"
+	if err := runTrain(smallTrain(out, args...)); err == nil || !strings.Contains(err.Error(), "agent.generator.fql.alpha: 10 → 20") {
+		t.Errorf("resume with another --alpha: got %v", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -120,6 +121,14 @@ func inRange(name string, v, lo, hi float64, openLow bool) error {
 }
 
 // checkFlags joins the failed checks into one usageError (nil if all passed).
+// oneOf checks that a flag's value is one of the allowed words.
+func oneOf(name, v string, allowed ...string) error {
+	if !slices.Contains(allowed, v) {
+		return fmt.Errorf("--%s %q: must be one of %s", name, v, strings.Join(allowed, ", "))
+	}
+	return nil
+}
+
 func checkFlags(checks ...error) error {
 	if err := errors.Join(checks...); err != nil {
 		return usageError{err}

@@ -38,6 +38,8 @@ func TestRangeChecks(t *testing.T) {
 		{inRange("gamma", 1, 0, 1, true), ""},
 		{inRange("gamma", 1.01, 0, 1, true), "must be in (0, 1]"},
 		{inRange("gamma", nan(), 0, 1, true), "must be in (0, 1]"},
+		{oneOf("policy-target", "best-of-n", "batch", "best-of-n"), ""},
+		{oneOf("policy-target", "best", "batch", "best-of-n"), `--policy-target "best": must be one of batch, best-of-n`},
 		{checkKind("qc"), ""},
 		{checkKind("sac"), `--agent "sac": unknown agent; use one of mvp, qc`},
 	} {
