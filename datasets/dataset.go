@@ -116,6 +116,17 @@ func (d *Dataset) Append(o *Dataset) error {
 	return nil
 }
 
+// AppendTransition adds one row (its slices have the dataset's dimensions; not checked, since
+// this is the per-step path of online collection).
+func (d *Dataset) AppendTransition(t Transition) {
+	d.Observations = append(d.Observations, t.Observation...)
+	d.Actions = append(d.Actions, t.Action...)
+	d.NextObservations = append(d.NextObservations, t.NextObservation...)
+	d.Rewards = append(d.Rewards, t.Reward)
+	d.Masks = append(d.Masks, t.Mask)
+	d.Terminals = append(d.Terminals, t.Terminal)
+}
+
 // SelectEpisodes returns a new dataset holding the given trajectories, in the given order.
 func (d *Dataset) SelectEpisodes(name string, eps []Episode) *Dataset {
 	n := 0

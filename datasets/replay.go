@@ -103,12 +103,7 @@ func (b *ReplayBuffer) Add(t Transition) error {
 	}
 	if b.size < b.capacity {
 		// Still growing: start is 0 and the arrays hold exactly size rows.
-		d.Observations = append(d.Observations, t.Observation...)
-		d.Actions = append(d.Actions, t.Action...)
-		d.NextObservations = append(d.NextObservations, t.NextObservation...)
-		d.Rewards = append(d.Rewards, t.Reward)
-		d.Masks = append(d.Masks, t.Mask)
-		d.Terminals = append(d.Terminals, t.Terminal)
+		d.AppendTransition(t)
 		b.size++
 		return nil
 	}

@@ -103,7 +103,7 @@ func checkpointWriterLoop(t *testing.T, dir string) {
 		d := &datasets.Dataset{Name: "online", ObsDim: 3, ActDim: 2}
 		for i := range 10 {
 			row := float32(step*10 + int64(i))
-			appendTransition(d, datasets.Transition{Observation: []float32{row, 0, 0}, Action: []float32{0, 0},
+			d.AppendTransition(datasets.Transition{Observation: []float32{row, 0, 0}, Action: []float32{0, 0},
 				Reward: row, NextObservation: []float32{row + 1, 0, 0}, Mask: 1})
 		}
 		seg, err := WriteReplaySegment(dir, step*10, d)

@@ -323,7 +323,10 @@ func mlpSpec(g *GeneratorSpec, m *MLPConfig) {
 
 // SpecDiff lists, as "field: stored → given", every field where b differs from a (JSON field
 // paths, e.g. "generator.hidden" or "learning_rate"). Empty when the specs are equal.
-func SpecDiff(a, b Spec) []string {
+func SpecDiff(a, b Spec) []string { return jsonDiff(a, b) }
+
+// jsonDiff lists the fields ("path: a → b") where the JSON encodings of a and b differ, sorted.
+func jsonDiff(a, b any) []string {
 	var ma, mb map[string]any
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)

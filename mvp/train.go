@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -316,17 +315,7 @@ func (t *Trainer) restoreReplay(ck *Checkpoint) error {
 }
 
 // trainConfigDiff lists the settings where b differs from a ("field: a → b").
-func trainConfigDiff(a, b TrainConfig) []string {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	var ma, mb map[string]any
-	_ = json.Unmarshal(ja, &ma)
-	_ = json.Unmarshal(jb, &mb)
-	var out []string
-	diffJSON("", ma, mb, &out)
-	sort.Strings(out)
-	return out
-}
+func trainConfigDiff(a, b TrainConfig) []string { return jsonDiff(a, b) }
 
 func (t *Trainer) checkpointDir() string { return filepath.Join(t.Config.Out, "checkpoints") }
 
@@ -654,7 +643,7 @@ func (t *Trainer) online(ctx context.Context) error {
 		if err := buf.Add(tr); err != nil {
 			return fmt.Errorf("mvp: train: %w", err)
 		}
-		appendTransition(t.pending, tr)
+		t.pending.AppendTransition(tr)
 		t.state.EnvSteps++
 		obs = st.Observation
 		if t.state.EnvSteps > int64(cfg.StartSteps) {
@@ -699,15 +688,6 @@ func pendingLen(d *datasets.Dataset) int {
 		return 0
 	}
 	return d.Len()
-}
-
-func appendTransition(d *datasets.Dataset, tr datasets.Transition) {
-	d.Observations = append(d.Observations, tr.Observation...)
-	d.Actions = append(d.Actions, tr.Action...)
-	d.NextObservations = append(d.NextObservations, tr.NextObservation...)
-	d.Rewards = append(d.Rewards, tr.Reward)
-	d.Masks = append(d.Masks, tr.Mask)
-	d.Terminals = append(d.Terminals, tr.Terminal)
 }
 
 // evaluate runs the periodic evaluation (a pure function of the parameters and the step) and
