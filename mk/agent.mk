@@ -1,6 +1,6 @@
 # Agents, training and evaluation: `mvp train`, `mvp eval`, `mvp report`, and the demo.
 #
-#   make demo          the paper's argument in small, on 2 cores in under 10 minutes: on the embedded
+#   make demo          the paper's argument in small, ≈ 6 minutes on 2 cores (XLA CPU): on the embedded
 #                      detour task (the demonstrations go around a barrier on either side, and the
 #                      mean of the two ways drives into it) train MVP (one step), QC (flow, 10 Euler
 #                      steps), QC-k1 (the same flow, one step) and BC offline; print success, decision
@@ -16,7 +16,7 @@
 
 DEMO_TASK     ?= toy:detour
 DEMO_EPISODES ?= 300
-DEMO_STEPS    ?= 1500
+DEMO_STEPS    ?= 2500
 DEMO_HIDDEN   ?= 512,512,512,512
 DEMO_CRITIC   ?= 64,64
 DEMO_BATCH    ?= 16

@@ -57,12 +57,13 @@ func (d *Detour) QvelDim() int         { return 2 }
 func (d *Detour) Close() error         { return nil }
 func (d *Detour) resume()              { d.done = false }
 
-// Reset starts an episode at rest near (−0.7, 0), 0.3 from the barrier, so that the mean of the two
-// ways' first actions hits it within one chunk of five steps; the start varies too little to tell
-// which way a demonstration will go.
+// Reset starts an episode at rest near (−0.65, 0), 0.25 from the barrier, so that the mean of the
+// two ways' first actions hits it within one chunk of five steps, as does any first chunk whose
+// sideways action stays below about 0.6; the start varies too little to tell which way a
+// demonstration will go.
 func (d *Detour) Reset(seed int64) ([]float32, error) {
 	rng := seededRand(seed, 5)
-	d.pos = [2]float64{-0.7 + 0.05*(rng.Float64()-0.5), 0.1 * (rng.Float64() - 0.5)}
+	d.pos = [2]float64{-0.65 + 0.05*(rng.Float64()-0.5), 0.1 * (rng.Float64() - 0.5)}
 	d.vel = [2]float64{}
 	d.wrecked = false
 	d.t, d.done = 0, false

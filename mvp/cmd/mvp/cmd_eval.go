@@ -292,13 +292,6 @@ func runReport(args []string) error {
 			r.Std += (v - r.Success) * (v - r.Success) / float64(r.Seeds)
 		}
 		r.Std = math.Sqrt(r.Std)
-		if *timeDecisions > 0 {
-			ms, n, err := timeDecision(backend, runs.dirs[l][0], *timeDecisions)
-			if err != nil {
-				return err
-			}
-			r.DecisionMs, r.DecisionCalls, r.Candidates = ms, *timeDecisions, n
-		}
 		rows = append(rows, r)
 		c := curve{label: l}
 		for s := range bySteps {
@@ -313,6 +306,19 @@ func runReport(args []string) error {
 			c.mean = append(c.mean, sum/float64(len(bySteps[s])))
 		}
 		curves = append(curves, c)
+	}
+	if *timeDecisions > 0 {
+		first := make([]string, len(runs.labels))
+		for i, l := range runs.labels {
+			first[i] = runs.dirs[l][0]
+		}
+		ms, ns, err := medianDecisionTimes(backend, first, *timeDecisions)
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			rows[i].DecisionMs, rows[i].DecisionCalls, rows[i].Candidates = ms[i], *timeDecisions, ns[i]
+		}
 	}
 	fmt.Printf("| agent | seeds | steps | success (mean ± std) | per seed | return | decision ms (N) | updates/s |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
@@ -338,25 +344,49 @@ func runReport(args []string) error {
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{"rows": rows, "svg": *svgPath})
 }
 
-// timeDecision loads the last checkpoint of run and returns the median wall time in milliseconds of
-// calls action decisions for one state (after a warm-up that compiles the graph), and the number of
-// candidates each decision draws.
-func timeDecision(backend compute.Backend, run string, calls int) (float64, int, error) {
-	ck, err := resolveCheckpoint(run)
-	if err != nil {
-		return 0, 0, err
+// medianDecisionTimes loads the last checkpoint of each run and returns, per run, the median wall time in
+// milliseconds of calls action decisions for one state (after a warm-up that compiles the graph)
+// and the number of candidates each decision draws. The runs are timed in interleaved rounds, so
+// that on a shared machine every agent sees the same load.
+func medianDecisionTimes(backend compute.Backend, runs []string, calls int) ([]float64, []int, error) {
+	agents := make([]*mvp.Agent, len(runs))
+	acts := make([]func() error, len(runs))
+	for i, run := range runs {
+		ck, err := resolveCheckpoint(run)
+		if err != nil {
+			return nil, nil, err
+		}
+		a, err := mvp.LoadAgent(backend, ck)
+		if err != nil {
+			return nil, nil, err
+		}
+		obs := make([]float32, a.Spec.ObsDim)
+		rng := mvp.NewActRNG(1)
+		agents[i] = a
+		acts[i] = func() error { _, err := a.Act(obs, rng); return err }
+		if _, err := perf.TimeLoop(acts[i], 10, 0, 0); err != nil {
+			return nil, nil, fmt.Errorf("decisions of %s: %w", ck.Path, err)
+		}
 	}
-	agent, err := mvp.LoadAgent(backend, ck)
-	if err != nil {
-		return 0, 0, err
+	const rounds = 10
+	durations := make([][]time.Duration, len(runs))
+	for r := range rounds {
+		n := calls/rounds + min(1, max(0, calls%rounds-r)) // spread calls over the rounds
+		for i := range runs {
+			t, err := perf.TimeLoop(acts[i], 0, n, 0)
+			if err != nil {
+				return nil, nil, fmt.Errorf("decisions of %s: %w", runs[i], err)
+			}
+			durations[i] = append(durations[i], t.Durations...)
+		}
 	}
-	obs := make([]float32, agent.Spec.ObsDim)
-	rng := mvp.NewActRNG(1)
-	t, err := perf.TimeLoop(func() error { _, err := agent.Act(obs, rng); return err }, 10, calls, 0)
-	if err != nil {
-		return 0, 0, fmt.Errorf("timing decisions of %s: %w", ck.Path, err)
+	ms := make([]float64, len(runs))
+	ns := make([]int, len(runs))
+	for i := range runs {
+		ms[i] = float64(perf.Timing{Durations: durations[i]}.Median()) / float64(time.Millisecond)
+		ns[i] = agents[i].Spec.Candidates
 	}
-	return float64(t.Median()) / float64(time.Millisecond), agent.Spec.Candidates, nil
+	return ms, ns, nil
 }
 
 // svgCurves draws success rate against training steps, one polyline per label.
