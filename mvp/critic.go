@@ -23,6 +23,8 @@ type CriticConfig struct {
 	Gamma float64 `json:"gamma"`
 	// Tau is the Polyak rate of the target network, θ' ← (1 − τ)θ' + τθ (default 0.005).
 	Tau float64 `json:"tau"`
+	// Init is the weight initialiser (MLPConfig.Init; "" is GoMLX's He default).
+	Init string `json:"init,omitempty"`
 }
 
 // DefaultCriticConfig returns the defaults of method.md §3.
@@ -38,7 +40,7 @@ const (
 
 // mlp is the shared MLP builder with the critic's widths and LayerNorm (GELU, as everywhere).
 func (c CriticConfig) mlp() *MLPConfig {
-	return NewMLPConfig().WithWidths(c.Hidden...).WithLayerNorm(c.LayerNorm)
+	return NewMLPConfig().WithWidths(c.Hidden...).WithLayerNorm(c.LayerNorm).WithInit(c.Init)
 }
 
 // QEnsemble returns Q_i(s, a) for every member i of the ensemble under scope, shaped [E, B].

@@ -2,6 +2,9 @@ package mvp
 
 import (
 	"fmt"
+	"math"
+
+	"github.com/gomlx/compute/shapes"
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers"
@@ -30,6 +33,40 @@ type MLPConfig struct {
 	// LayerNormEpsilon is added to the variance inside LayerNorm. Default: 1e-6 (Flax's default,
 	// which QC uses).
 	LayerNormEpsilon float64
+
+	// Init initialises the Dense weights (biases start at zero either way): InitHe (the default,
+	// GoMLX's: normal with variance 2/fan_in) or InitGlorotUniform (QC's default_init,
+	// variance_scaling(1, "fan_avg", "uniform"): U(−√(6/(fan_in+fan_out)), +√(…))).
+	Init string
+}
+
+// Weight initialisers of MLPConfig.Init.
+const (
+	InitHe            = "he"
+	InitGlorotUniform = "glorot-uniform"
+)
+
+// WithInit sets the weight initialiser (InitHe or InitGlorotUniform; "" is InitHe).
+func (c *MLPConfig) WithInit(init string) *MLPConfig {
+	c.Init = init
+	return c
+}
+
+// glorotUniform is QC's default_init: U(−l, l) with l = √(6/(fan_in + fan_out)) for matrices,
+// zeros for biases (rank ≤ 1), drawn from the store's random stream like GoMLX's default.
+func glorotUniform(store *model.Store) model.VariableInitializer {
+	return func(g *Graph, shape shapes.Shape) *Node {
+		if shape.Rank() <= 1 || !shape.DType.IsFloat() {
+			return Zeros(g, shape)
+		}
+		fanIn, fanOut := shape.Dimensions[shape.Rank()-2], shape.Dimensions[shape.Rank()-1]
+		for _, d := range shape.Dimensions[:shape.Rank()-2] {
+			fanIn, fanOut = fanIn*d, fanOut*d
+		}
+		limit := math.Sqrt(6 / float64(fanIn+fanOut))
+		u := store.RandomUniform(g, shape) // [0, 1)
+		return MulScalar(AddScalar(MulScalar(u, 2), -1), limit)
+	}
 }
 
 // NewMLPConfig returns the method.md defaults: 4×512, GELU, no LayerNorm.
@@ -77,6 +114,9 @@ func (c *MLPConfig) Validate() error {
 	if !c.Activation.IsAType() || c.Activation == activation.TypeSwiGLU {
 		return fmt.Errorf("mvp: MLP activation %v is not supported", c.Activation)
 	}
+	if c.Init != "" && c.Init != InitHe && c.Init != InitGlorotUniform {
+		return fmt.Errorf("mvp: MLP initialiser %q is not %q or %q", c.Init, InitHe, InitGlorotUniform)
+	}
 	if c.LayerNorm && c.LayerNormEpsilon <= 0 {
 		return fmt.Errorf("mvp: MLP LayerNorm epsilon %g must be > 0", c.LayerNormEpsilon)
 	}
@@ -88,6 +128,9 @@ func (c *MLPConfig) Validate() error {
 func (c *MLPConfig) Build(scope *model.Scope, x *Node, outDim int) *Node {
 	if err := c.Validate(); err != nil {
 		panic(err)
+	}
+	if c.Init == InitGlorotUniform {
+		scope = scope.WithInitializer(glorotUniform(scope.Store()))
 	}
 	for i, w := range c.Widths {
 		ls := scope.At("layer_%d", i)

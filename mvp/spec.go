@@ -63,6 +63,8 @@ type GeneratorSpec struct {
 	Activation       string  `json:"activation"`
 	LayerNorm        bool    `json:"layer_norm"`
 	LayerNormEpsilon float64 `json:"layer_norm_epsilon"`
+	// Init is the weight initialiser (MLPConfig.Init; "" is GoMLX's He default).
+	Init string `json:"init,omitempty"`
 	// Lambda weighs L_IVC in L_MF + λ·L_IVC (mean flow).
 	Lambda float64 `json:"lambda"`
 	// TimeSampling of (t, r) ("uniform-sorted" or "logit-normal" with LogitNormalMu/Sigma), and
@@ -212,6 +214,11 @@ func (s Spec) Validate() error {
 	case s.PolicyTarget != "" && s.PolicyTarget != PolicyTargetBatch && s.PolicyTarget != PolicyTargetBestOfN:
 		return fmt.Errorf("mvp: agent %q: policy_target %q is not %q or %q", s.Kind, s.PolicyTarget, PolicyTargetBatch, PolicyTargetBestOfN)
 	}
+	for name, init := range map[string]string{"generator.init": s.Generator.Init, "critic.init": s.Critic.Init} {
+		if init != "" && init != InitHe && init != InitGlorotUniform {
+			return fmt.Errorf("mvp: agent %q: %s %q is not %q or %q", s.Kind, name, init, InitHe, InitGlorotUniform)
+		}
+	}
 	// Bounds far above any real agent, so that a crafted spec cannot make the graph absurd.
 	for _, f := range []struct {
 		name string
@@ -290,7 +297,7 @@ func (g GeneratorSpec) mlp() (*MLPConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generator activation %q is not supported", g.Activation)
 	}
-	m := NewMLPConfig().WithWidths(g.Hidden...).WithActivation(act).WithLayerNorm(g.LayerNorm)
+	m := NewMLPConfig().WithWidths(g.Hidden...).WithActivation(act).WithLayerNorm(g.LayerNorm).WithInit(g.Init)
 	m.LayerNormEpsilon = g.LayerNormEpsilon
 	return m, m.Validate()
 }

@@ -90,6 +90,8 @@ func runTrain(args []string) error {
 	lambda := fs.Float64("lambda", ds.Generator.Lambda, "weight λ of the IVC term, ≥ 0 (mean-flow generators; mvp-lambda0 is mvp with λ = 0)")
 	policyTarget := fs.String("policy-target", mvp.PolicyTargetBatch, "what the generator imitates: "+mvp.PolicyTargetBatch+
 		" (the batch's actions) or "+mvp.PolicyTargetBestOfN+" (the critic's best of N fresh candidates and the batch action)")
+	initFlag := fs.String("init", mvp.InitHe, "weight initialiser of every network: "+mvp.InitHe+" (GoMLX's, normal with variance 2/fan_in) or "+
+		mvp.InitGlorotUniform+" (QC's default_init)")
 	alpha := fs.Float64("alpha", 100, "FQL's distillation weight α, ≥ 0 (fql, qc-fql)")
 	sampleSteps := fs.Int("sample-steps", ds.Generator.Steps, "generation steps k (default: the agent kind's; mvp 1, qc/bfn 10)")
 	allowChange := fs.String("allow-change", "", "on resume, accept these changed settings (comma-separated): "+strings.ReplaceAll(strings.Join(mvp.ResumeChangeable, ","), "_", "-"))
@@ -127,6 +129,7 @@ func runTrain(args []string) error {
 		atLeast("batch", *batch, 1), positive("lr", *lr), atLeast("critics", *critics, 1),
 		inRange("gamma", *gamma, 0, 1, true), inRange("tau", *tau, 0, 1, false),
 		oneOf("policy-target", *policyTarget, mvp.PolicyTargetBatch, mvp.PolicyTargetBestOfN),
+		oneOf("init", *initFlag, mvp.InitHe, mvp.InitGlorotUniform),
 		checkPluginOptions("dataset-opt", plugins.Dataset, *dataSpec, dataOpt),
 		checkEnv(*envSpec, envOpt, envGiven, *online > 0 || *evalEpisodes > 0),
 	); err != nil {
@@ -161,6 +164,9 @@ func runTrain(args []string) error {
 			return usagef("--alpha: agent %q has no distillation term (its generator is %s)", spec.Kind, spec.Generator.Type)
 		}
 		spec.Generator.FQL.Alpha = *alpha
+	}
+	if *initFlag != mvp.InitHe { // the default stays "" in the spec, as in runs written before the option
+		spec.Generator.Init, spec.Critic.Init = *initFlag, *initFlag
 	}
 	if *policyTarget == mvp.PolicyTargetBestOfN {
 		if !spec.UseCritic {
