@@ -51,13 +51,9 @@ func NewReplayBuffer(initial *Dataset, capacity int) (*ReplayBuffer, error) {
 		return nil, fmt.Errorf("datasets: replay buffer: %w", err)
 	}
 	b := NewEmptyReplayBuffer(initial.Name+"+online", initial.ObsDim, initial.ActDim, capacity)
-	d := &b.data
-	d.Observations = append(d.Observations, initial.Observations...)
-	d.Actions = append(d.Actions, initial.Actions...)
-	d.NextObservations = append(d.NextObservations, initial.NextObservations...)
-	d.Rewards = append(d.Rewards, initial.Rewards...)
-	d.Masks = append(d.Masks, initial.Masks...)
-	d.Terminals = append(d.Terminals, initial.Terminals...)
+	if err := b.data.Append(initial); err != nil {
+		return nil, fmt.Errorf("datasets: replay buffer: %w", err)
+	}
 	b.size = initial.Len()
 	return b, nil
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -256,21 +257,9 @@ func TestActBadInput(t *testing.T) {
 		}
 	}
 	out, err := p.ActTensor(tensors.FromShape(shapes.Make(dtypes.Float32, 2, c.ObsDim)), okNoise)
-	if err != nil || !slicesEqual(out.Shape().Dimensions, []int{2, c.ChunkDim()}) {
+	if err != nil || !slices.Equal(out.Shape().Dimensions, []int{2, c.ChunkDim()}) {
 		t.Errorf("ActTensor: got %v, %v; want a [2, %d] action", out, err, c.ChunkDim())
 	}
-}
-
-func slicesEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestLoadBadPolicy(t *testing.T) {

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,22 +44,10 @@ func TestActSelectsBestCandidate(t *testing.T) {
 		return tensors.MustCopyFlatData[float32](out)
 	}
 	// State 1's candidate 1 scores 3, clipped to 1 (and 5 to 1): the clipped values are compared.
-	if got, want := run(score), []float32{0.5, 1, 1, 1}; !equal(got, want) {
+	if got, want := run(score), []float32{0.5, 1, 1, 1}; !slices.Equal(got, want) {
 		t.Errorf("Act = %v, want %v", got, want)
 	}
-	if got, want := run(nil), []float32{0.1, 1, -0.2, 1}; !equal(got, want) {
+	if got, want := run(nil), []float32{0.1, 1, -0.2, 1}; !slices.Equal(got, want) {
 		t.Errorf("Act without a score = %v, want %v", got, want)
 	}
-}
-
-func equal(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
