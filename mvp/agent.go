@@ -15,6 +15,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/gomvp/gomvp/datasets"
 	"github.com/gomvp/gomvp/mvp/policy"
+	"github.com/gomvp/gomvp/xla"
 )
 
 // Agent is a generator with (optionally) a Q ensemble, acting by generate-and-select. Its
@@ -139,7 +140,7 @@ func (a *Agent) SelectBestOfN(scope *model.Scope, s, eps *Node) *Node {
 func (a *Agent) reselectTarget(scope *model.Scope, s, act *Node) *Node {
 	c := a.Spec
 	b, n := s.Shape().Dim(0), c.Candidates
-	eps := a.Store.RandomNormal(s.Graph(), shapes.Make(s.DType(), b*n, c.ChunkDim()))
+	eps := xla.StoreNormal(a.Store, s.Graph(), shapes.Make(s.DType(), b*n, c.ChunkDim()))
 	sRep := Reshape(BroadcastToDims(InsertAxes(s, 1), b, n, c.ObsDim), b*n, c.ObsDim)
 	cand := ClipScalar(a.Gen.Sample(scope.At(ActorScope), sRep, eps), c.ActionLow, c.ActionHigh)
 	all := Concatenate([]*Node{Reshape(StopGradient(cand), b, n, -1), InsertAxes(act, 1)}, 1) // [B, N+1, D]
@@ -154,7 +155,7 @@ func (a *Agent) reselectTarget(scope *model.Scope, s, act *Node) *Node {
 func (a *Agent) actGraph(scope *model.Scope, s, rng *Node) (*Node, *Node) {
 	c := a.Spec
 	b := s.Shape().Dim(0)
-	rng, eps := RandomNormal(rng, shapes.Make(s.DType(), b*c.Candidates, c.ChunkDim()))
+	rng, eps := xla.Normal(rng, shapes.Make(s.DType(), b*c.Candidates, c.ChunkDim()))
 	return a.SelectBestOfN(scope, s, eps), rng
 }
 
@@ -189,7 +190,7 @@ func (a *Agent) updateGraph(scope *model.Scope, in []*Node) []*Node {
 
 	if c.UseCritic {
 		criticScope := scope.At(CriticScope)
-		eps := a.Store.RandomNormal(g, shapes.Make(s.DType(), b*c.Candidates, c.ChunkDim()))
+		eps := xla.StoreNormal(a.Store, g, shapes.Make(s.DType(), b*c.Candidates, c.ChunkDim()))
 		aNext := a.SelectBestOfN(scope, sNext, eps)
 		qNext := c.Critic.QMean(scope.At(TargetScope), sNext, aNext)
 		y := TDTarget(rew, mask, qNext, c.Critic.Gamma, c.Horizon)

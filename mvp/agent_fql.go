@@ -8,6 +8,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	. "github.com/gomlx/gomlx/support/exceptions"
 	"github.com/gomvp/gomvp/mvp/policy"
+	"github.com/gomvp/gomvp/xla"
 )
 
 // Flow Q-learning (FQL; Park, Li and Levine 2025), the fourth column of the paper's Table 1, as QC's
@@ -217,9 +218,9 @@ func (f *FQL) Loss(scope *model.Scope, s, a, valid *Node) (*Node, map[string]*No
 	checkBatch("mvp.FQL.Loss", s, a, valid)
 	g, dtype := a.Graph(), a.DType()
 	b, actDim := a.Shape().Dimensions[0], a.Shape().Dimensions[1]
-	eps := scope.RandomNormal(g, shapes.Make(dtype, b, actDim))
+	eps := xla.StoreNormal(scope.Store(), g, shapes.Make(dtype, b, actDim))
 	t := scope.RandomUniform(g, shapes.Make(dtype, b, 1))
-	noise := scope.RandomNormal(g, shapes.Make(dtype, b, actDim))
+	noise := xla.StoreNormal(scope.Store(), g, shapes.Make(dtype, b, actDim))
 	return f.LossWithNoise(scope, s, a, valid, eps, t, noise)
 }
 

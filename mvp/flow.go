@@ -9,6 +9,7 @@ import (
 	. "github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/gomvp/gomvp/mvp/policy"
+	"github.com/gomvp/gomvp/xla"
 )
 
 // FlowConfig is the instantaneous-velocity flow-matching baseline (flow BC of QC/BFN, method.md §4):
@@ -121,7 +122,7 @@ func (f *Flow) Loss(scope *model.Scope, s, a, valid *Node) (*Node, map[string]*N
 	checkBatch("mvp.Flow.Loss", s, a, valid)
 	g, dtype := a.Graph(), a.DType()
 	b, actDim := a.Shape().Dimensions[0], a.Shape().Dimensions[1]
-	eps := scope.RandomNormal(g, shapes.Make(dtype, b, actDim))
+	eps := xla.StoreNormal(scope.Store(), g, shapes.Make(dtype, b, actDim))
 	t := scope.RandomUniform(g, shapes.Make(dtype, b, 1))
 	return f.LossWithNoise(scope, s, a, valid, eps, t)
 }

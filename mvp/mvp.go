@@ -11,6 +11,7 @@ import (
 	. "github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/gomvp/gomvp/mvp/policy"
+	"github.com/gomvp/gomvp/xla"
 	"github.com/gomvp/gomvp/xla/jvp"
 )
 
@@ -254,7 +255,7 @@ func (m *MVP) SampleTimes(scope *model.Scope, g *Graph, dtype dtypes.DType, batc
 	var pair *Node
 	switch c.TimeSampling {
 	case TimeLogitNormal:
-		n := scope.RandomNormal(g, shapes.Make(dtype, batch, 2))
+		n := xla.StoreNormal(scope.Store(), g, shapes.Make(dtype, batch, 2))
 		pair = Sigmoid(AddScalar(MulScalar(n, c.LogitNormalSigma), c.LogitNormalMu))
 	default:
 		pair = scope.RandomUniform(g, shapes.Make(dtype, batch, 2))
@@ -271,7 +272,7 @@ func (m *MVP) SampleTimes(scope *model.Scope, g *Graph, dtype dtypes.DType, batc
 
 // DrawNoise draws ε ~ N(0, I) [batch, actDim] and (t, r) for one loss evaluation.
 func (m *MVP) DrawNoise(scope *model.Scope, g *Graph, dtype dtypes.DType, batch, actDim int) *Noise {
-	eps := scope.RandomNormal(g, shapes.Make(dtype, batch, actDim))
+	eps := xla.StoreNormal(scope.Store(), g, shapes.Make(dtype, batch, actDim))
 	t, r := m.SampleTimes(scope, g, dtype, batch)
 	return &Noise{Eps: eps, T: t, R: r}
 }

@@ -110,3 +110,20 @@ func abs(x float64) float64 {
 	}
 	return x
 }
+
+// XLA's CPU runtime flushes denormals to zero, so GoMLX's own clamp of u₁ (to the smallest
+// denormal) leaves log 0 = −Inf there; Normal's clamp must give the finite value on this backend too.
+func TestBoxMullerAtZeroOnXLACPU(t *testing.T) {
+	plugin := cpuPlugin(t)
+	t.Setenv(PJRTPluginPathEnv, filepath.Dir(plugin))
+	be, err := NewBackend("xla:cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gomlxRadius := MustExecOnce(be, func(u *Node) *Node {
+		u = Max(u, Const(u.Graph(), u.DType().SmallestNonZeroValueForDType()))
+		return Sqrt(MulScalar(Log(u), -2))
+	}, []float32{0}).Value().([]float32)[0]
+	t.Logf("xla:cpu: GoMLX's Box–Muller radius at u1 = 0: %g", gomlxRadius)
+	checkBoxMullerAtZero(t, be)
+}

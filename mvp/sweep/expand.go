@@ -62,11 +62,11 @@ func (s *Spec) Expand() ([]Run, error) {
 	for _, t := range s.Tasks {
 		for _, a := range s.Agents {
 			flags := map[string]any{}
-			if s.Budget.OfflineSteps > 0 {
-				flags["offline-steps"] = s.Budget.OfflineSteps
+			if s.Budget.OfflineSteps != nil {
+				flags["offline-steps"] = *s.Budget.OfflineSteps
 			}
-			if s.Budget.OnlineSteps > 0 {
-				flags["online-steps"] = s.Budget.OnlineSteps
+			if s.Budget.OnlineSteps != nil {
+				flags["online-steps"] = *s.Budget.OnlineSteps
 			}
 			for _, f := range []Flags{s.Flags, t.Flags, a.Flags} {
 				for k, v := range f {

@@ -32,7 +32,8 @@ type Spec struct {
 	RunName string  `toml:"run_name"`
 	Seeds   []int64 `toml:"seeds"`
 	// Budget is the number of updates and environment steps of every run (--offline-steps,
-	// --online-steps); zero keeps `mvp train`'s default, the paper's 1M + 1M.
+	// --online-steps); a field left out keeps `mvp train`'s default, the paper's 1M + 1M, and an
+	// explicit 0 is passed on (online-steps = 0: offline only).
 	Budget Budget `toml:"budget"`
 	// Flags are given to every run (lowest precedence, see Flags).
 	Flags     Flags       `toml:"flags"`
@@ -49,8 +50,8 @@ type Spec struct {
 
 // Budget of every run.
 type Budget struct {
-	OfflineSteps int64 `toml:"offline-steps"`
-	OnlineSteps  int64 `toml:"online-steps"`
+	OfflineSteps *int64 `toml:"offline-steps"`
+	OnlineSteps  *int64 `toml:"online-steps"`
 }
 
 // Agent is one column of the report: an agent kind with its flags.
@@ -204,8 +205,13 @@ func (s *Spec) validate() error {
 		}
 		seen[sd] = true
 	}
-	if s.Budget.OfflineSteps < 0 || s.Budget.OnlineSteps < 0 {
-		return fmt.Errorf("budget: steps must be ≥ 0")
+	for _, f := range []struct {
+		name string
+		v    *int64
+	}{{"offline-steps", s.Budget.OfflineSteps}, {"online-steps", s.Budget.OnlineSteps}} {
+		if f.v != nil && *f.v < 0 {
+			return fmt.Errorf("budget.%s: %d steps, want ≥ 0", f.name, *f.v)
+		}
 	}
 	if err := checkFlags("flags", s.Flags); err != nil {
 		return err

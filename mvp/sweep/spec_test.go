@@ -80,6 +80,39 @@ func TestParseAndExpand(t *testing.T) {
 	}
 }
 
+// A budget field left out keeps mvp train's default (no flag); an explicit 0 is passed on, so that
+// `online-steps = 0` means offline only and not the default 1M online steps.
+func TestBudgetZeroIsPassedOn(t *testing.T) {
+	for _, c := range []struct{ budget, want string }{
+		{"offline-steps = 100", "--offline-steps 100"},
+		{"offline-steps = 100\nonline-steps = 0", "--offline-steps 100 --online-steps 0"},
+		{"online-steps = 0", "--online-steps 0"},
+		{"", ""},
+	} {
+		spec := strings.Replace(baseSpec, "offline-steps = 100", c.budget, 1)
+		s, err := Parse([]byte(spec), "t.toml")
+		if err != nil {
+			t.Fatalf("budget %q: %v", c.budget, err)
+		}
+		runs, err := s.Expand()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i, a := range runs[6].Train {
+			if strings.HasSuffix(a, "-steps") {
+				got = append(got, a, runs[6].Train[i+1])
+			}
+		}
+		if g := strings.Join(got, " "); g != c.want {
+			t.Errorf("budget %q: step flags %q, want %q", c.budget, g, c.want)
+		}
+	}
+	if _, err := Parse([]byte(strings.Replace(baseSpec, "offline-steps = 100", "online-steps = -1", 1)), "t.toml"); err == nil || !strings.Contains(err.Error(), "budget.online-steps") {
+		t.Errorf("negative budget: error %v, want one naming budget.online-steps", err)
+	}
+}
+
 func TestRunName(t *testing.T) {
 	vals := map[string]string{"sweep": "ivc", "agent": "mvp λ=0.5", "kind": "mvp", "task": "cube/triple", "seed": "3", "index": "7"}
 	for tmpl, want := range map[string]string{
