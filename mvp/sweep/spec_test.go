@@ -163,7 +163,8 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestPresets(t *testing.T) {
-	for file, n := range map[string]int{"smoke.toml": 4, "ivc.toml": 45, "onestep.toml": 90} {
+	for file, n := range map[string]int{"smoke.toml": 4, "ivc.toml": 45, "onestep.toml": 90, "table1.toml": 180,
+		"evidence-embedded.toml": 30, "evidence-ivc.toml": 6, "evidence-ogbench.toml": 4} {
 		s, err := ParseFile("../../sweeps/" + file)
 		if err != nil {
 			t.Fatal(err)
