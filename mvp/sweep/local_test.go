@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,5 +176,61 @@ func TestProcessInterrupt(t *testing.T) {
 	stderr, _ := os.ReadFile(filepath.Join(rd, StderrFile))
 	if strings.Count(string(stderr), "== attempt ") != 2 {
 		t.Errorf("train.err:\n%s", stderr)
+	}
+}
+
+// Two executors on the same sweep directory at once (a second `mvp sweep run` to add workers, or
+// one started by mistake) run every run exactly once: each re-checks a run's state before starting
+// it, and the run directory's lock settles two starts at the same moment.
+func TestLocalTwoExecutorsRunEachRunOnce(t *testing.T) {
+	spec, err := Parse([]byte(localSpec), "loc.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Prepare(t.TempDir(), spec, []byte(localSpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := fakeMVP(t)
+	t.Setenv("FAKE_SLEEP", "0.3")
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := Local{Exe: exe, Workers: 2}.Run(context.Background(), d)
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range d.Runs {
+		if calls := readLines(t, filepath.Join(RunDir(d.Dir, r.Name), "starts")); len(calls) != 1 {
+			t.Errorf("%s was started %d times: %v", r.Name, len(calls), calls)
+		}
+		if st, _ := StateOf(d.Dir, r, time.Now()); st.State != Done {
+			t.Errorf("%s: state %s", r.Name, st.State)
+		}
+	}
+}
+
+// A run directory whose lock another process holds is left alone: nothing starts, and its status
+// record is not touched.
+func TestProcessLeavesALockedRunAlone(t *testing.T) {
+	rd := t.TempDir()
+	unlock, ok, err := lockRunDir(rd)
+	if err != nil || !ok {
+		t.Fatalf("lockRunDir: ok %v, %v", ok, err)
+	}
+	defer unlock()
+	code, err := Process{Exe: fakeMVP(t), RunDir: rd, Args: []string{"train", "--seed", "0", "--out", rd}}.Run(context.Background())
+	if !errors.Is(err, ErrRunBusy) || code != -1 {
+		t.Fatalf("Run on a locked directory: code %d, error %v; want ErrRunBusy", code, err)
+	}
+	for _, f := range []string{StatusFile, "starts", StdoutFile} {
+		if _, err := os.Stat(filepath.Join(rd, f)); !os.IsNotExist(err) {
+			t.Errorf("%s was written (stat: %v)", f, err)
+		}
 	}
 }

@@ -33,6 +33,8 @@ const (
 	QueuedFile = "queued.json"
 	StdoutFile = "train.out" // the run's stdout, appended to by each attempt
 	StderrFile = "train.err"
+	// LockFile is locked (flock) by the process running the run, for as long as it runs.
+	LockFile = "run.lock"
 )
 
 // RunDir is the directory of the run named name in sweep directory dir.

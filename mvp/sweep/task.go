@@ -30,13 +30,25 @@ type Process struct {
 	Grace time.Duration
 }
 
+// ErrRunBusy is returned by Process.Run when another process is running the same run directory.
+var ErrRunBusy = errors.New("another process is running this run")
+
 // Run runs the process to its end and returns its exit code (−1 for a signal). Cancelling ctx
 // sends it SIGTERM; `mvp train` then stops after its current step, and the run resumes from its
-// last checkpoint next time.
+// last checkpoint next time. A run directory that another process is running (its lock is held)
+// is left alone: Run returns ErrRunBusy without starting anything or touching the status record.
 func (t Process) Run(ctx context.Context) (int, error) {
 	if err := os.MkdirAll(t.RunDir, 0o755); err != nil {
 		return -1, fmt.Errorf("sweep: %w", err)
 	}
+	unlock, ok, err := lockRunDir(t.RunDir)
+	if err != nil {
+		return -1, fmt.Errorf("sweep: locking run %s: %w", t.RunDir, err)
+	}
+	if !ok {
+		return -1, fmt.Errorf("sweep: run %s: %w", t.RunDir, ErrRunBusy)
+	}
+	defer unlock()
 	statusPath := filepath.Join(t.RunDir, StatusFile)
 	var prev Record
 	if _, err := readJSON(statusPath, &prev); err != nil {

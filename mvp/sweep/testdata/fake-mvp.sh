@@ -1,6 +1,7 @@
 #!/bin/sh
 # A stand-in for `mvp train` in the executor tests: it logs two evaluations and "checkpoints" in
-# between, resumes from its checkpoint file like the real command, and can fail or hang on request.
+# between, resumes from its checkpoint file like the real command, and can fail, hang or take
+# FAKE_SLEEP seconds on request.
 [ "$1" = train ] || { echo "fake mvp: only train" >&2; exit 3; }
 all="$*"
 out= seed=
@@ -31,6 +32,7 @@ if [ -n "$FAKE_HANG" ]; then
 	sleep 30 &
 	wait
 fi
+[ -n "$FAKE_SLEEP" ] && sleep "$FAKE_SLEEP"
 echo "{\"step\":100,\"phase\":\"eval\",\"success_rate\":0.$((seed + 5)),\"return\":-1}" >> "$out/metrics.jsonl"
 echo 100 > "$out/ckpt"
 echo "{\"steps\":100,\"resumed_from\":$from}"
