@@ -31,19 +31,21 @@ func cpuPlugin(t *testing.T) string {
 	return path
 }
 
+// xlaCPUBackend opens XLA's CPU backend with the plugin cpuPlugin finds (skipping the test without one).
+func xlaCPUBackend(t *testing.T) compute.Backend {
+	t.Helper()
+	t.Setenv(PJRTPluginPathEnv, filepath.Dir(cpuPlugin(t)))
+	be, err := NewBackend("xla:cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return be
+}
+
 // The forward-mode JVP of a Dense → GELU → LayerNorm → Softmax network gives the same values on
 // XLA/PJRT (CPU plugin) as on the go backend.
 func TestJVPOnXLACPU(t *testing.T) {
-	plugin := cpuPlugin(t)
-	t.Setenv(PJRTPluginPathEnv, filepath.Dir(plugin))
-	xlaBackend, err := NewBackend("xla:cpu")
-	if err != nil {
-		t.Fatal(err)
-	}
-	goBackend, err := NewBackend(DefaultGoConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
+	xlaBackend, goBe := xlaCPUBackend(t), goBackend(t)
 	// The same values for each backend (a tensor cannot be shared across backends).
 	newArgs := func() []any {
 		rng := rand.New(rand.NewPCG(4, 4))
@@ -90,14 +92,14 @@ func TestJVPOnXLACPU(t *testing.T) {
 		}
 		return res
 	}
-	onXLA, onGo := run(xlaBackend), run(goBackend)
+	onXLA, onGo := run(xlaBackend), run(goBe)
 	for i := range onGo {
 		var maxDiff, maxAbs float64
 		for j := range onGo[i] {
 			maxDiff = max(maxDiff, abs(float64(onXLA[i][j]-onGo[i][j])))
 			maxAbs = max(maxAbs, abs(float64(onGo[i][j])))
 		}
-		t.Logf("output %d: %s vs %s: max difference %.3g (max |value| %.3g)", i, xlaBackend.Name(), goBackend.Name(), maxDiff, maxAbs)
+		t.Logf("output %d: %s vs %s: max difference %.3g (max |value| %.3g)", i, xlaBackend.Name(), goBe.Name(), maxDiff, maxAbs)
 		if maxDiff > 1e-4*max(maxAbs, 1) {
 			t.Errorf("output %d: XLA and go backends differ by %.3g (max |value| %.3g)", i, maxDiff, maxAbs)
 		}
@@ -114,12 +116,7 @@ func abs(x float64) float64 {
 // XLA's CPU runtime flushes denormals to zero, so GoMLX's own clamp of u₁ (to the smallest
 // denormal) leaves log 0 = −Inf there; Normal's clamp must give the finite value on this backend too.
 func TestBoxMullerAtZeroOnXLACPU(t *testing.T) {
-	plugin := cpuPlugin(t)
-	t.Setenv(PJRTPluginPathEnv, filepath.Dir(plugin))
-	be, err := NewBackend("xla:cpu")
-	if err != nil {
-		t.Fatal(err)
-	}
+	be := xlaCPUBackend(t)
 	gomlxRadius := MustExecOnce(be, func(u *Node) *Node {
 		u = Max(u, Const(u.Graph(), u.DType().SmallestNonZeroValueForDType()))
 		return Sqrt(MulScalar(Log(u), -2))

@@ -77,23 +77,23 @@ func (l Local) Run(ctx context.Context, d *SweepDir) ([]RunResult, error) {
 			for i := range jobs {
 				r := d.Runs[i]
 				rd := RunDir(d.Dir, r.Name)
+				skip := func(state string) {
+					mu.Lock()
+					results[i] = RunResult{Name: r.Name, Action: "skipped", State: state}
+					fmt.Fprintf(log, "skip %s (%s elsewhere)\n", r.Name, state)
+					mu.Unlock()
+				}
 				// Another executor on the same directory may have finished or started this run
 				// since the list was made; the run directory's lock settles a start at the same time.
 				if st, err := StateOf(d.Dir, r, time.Now()); err == nil && (st.State == Done || st.State == Running) {
-					mu.Lock()
-					results[i] = RunResult{Name: r.Name, Action: "skipped", State: st.State}
-					fmt.Fprintf(log, "skip %s (%s elsewhere)\n", r.Name, st.State)
-					mu.Unlock()
+					skip(st.State)
 					continue
 				}
 				fmt.Fprintf(log, "start %s\n", r.Name)
 				start := time.Now()
 				code, err := Process{Exe: l.Exe, RunDir: rd, Args: r.Args(rd), Env: env}.Run(ctx)
 				if errors.Is(err, ErrRunBusy) {
-					mu.Lock()
-					results[i] = RunResult{Name: r.Name, Action: "skipped", State: Running}
-					fmt.Fprintf(log, "skip %s (running elsewhere)\n", r.Name)
-					mu.Unlock()
+					skip(Running)
 					continue
 				}
 				st, serr := StateOf(d.Dir, r, time.Now())

@@ -31,6 +31,20 @@ func fakeMVP(t *testing.T) string {
 	return exe
 }
 
+// localSweepDir prepares localSpec's 2 × 2 sweep in a fresh directory.
+func localSweepDir(t *testing.T) *SweepDir {
+	t.Helper()
+	spec, err := Parse([]byte(localSpec), "loc.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Prepare(t.TempDir(), spec, []byte(localSpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func readLines(t *testing.T, path string) []string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -44,14 +58,7 @@ func readLines(t *testing.T, path string) []string {
 // first checkpoint; running the sweep again skips the finished runs and resumes the failed ones
 // from their checkpoints; a third time does nothing.
 func TestLocal(t *testing.T) {
-	spec, err := Parse([]byte(localSpec), "loc.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := Prepare(t.TempDir(), spec, []byte(localSpec))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := localSweepDir(t)
 	exe := fakeMVP(t)
 	t.Setenv("FAKE_FAIL_SEED", "1")
 	res, err := Local{Exe: exe, Workers: 2}.Run(context.Background(), d)
@@ -183,14 +190,7 @@ func TestProcessInterrupt(t *testing.T) {
 // one started by mistake) run every run exactly once: each re-checks a run's state before starting
 // it, and the run directory's lock settles two starts at the same moment.
 func TestLocalTwoExecutorsRunEachRunOnce(t *testing.T) {
-	spec, err := Parse([]byte(localSpec), "loc.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := Prepare(t.TempDir(), spec, []byte(localSpec))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := localSweepDir(t)
 	exe := fakeMVP(t)
 	t.Setenv("FAKE_SLEEP", "0.3")
 	errs := make(chan error, 2)

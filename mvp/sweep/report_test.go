@@ -219,14 +219,7 @@ func TestReport(t *testing.T) {
 // TestReportBeforeAnyEvaluation: a sweep that has not evaluated anything yet still reports: every
 // run pending, empty cells, empty curves.
 func TestReportBeforeAnyEvaluation(t *testing.T) {
-	s, err := Parse([]byte(localSpec), "loc.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := Prepare(t.TempDir(), s, []byte(localSpec))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := localSweepDir(t)
 	rep, err := d.BuildReport(time.Now())
 	if err != nil {
 		t.Fatal(err)
