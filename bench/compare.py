@@ -2,11 +2,16 @@
 
 usage: compare.py RESULT_JSON... [--markdown]   (`mvp bench --json` outputs and peer outputs, any order)
 
-Each file's last line is the JSON object its program printed. Ratios are Go/peer: above 1 the Go
-implementation is faster for rates (steps/s, GFLOP/s); below 1 it is faster for latencies (ms).
+Each file's last line is the JSON object its program printed. Several files of one program (the
+rounds of `make bench-peers`, named NAME.<round>.json) are merged: every number becomes its median
+over the rounds, and the headline ratios are also given round by round (round i of Go against
+round i of the peer, run minutes apart). Ratios are Go/peer: above 1 the Go implementation is
+faster for rates (steps/s, GFLOP/s); below 1 it is faster for latencies (ms).
 """
 
 import json
+import re
+import statistics
 import sys
 
 ROWS = [
@@ -28,6 +33,33 @@ ROWS = [
     ("peak_rss_mib", "peak RSS MiB (whole process)", "time"),
     ("loadavg1", "1-min load average during the run (2 cores)", "info"),
 ]
+
+# Rows whose Go/peer ratio is also printed round by round.
+HEADLINE = ("mvp_update_cpu_ms", "mvp_update_steps_per_s", "act_cpu_ms", "act_median_ms")
+
+
+def round_of(path):
+    m = re.search(r"\.(\d+)\.json$", path)
+    return int(m.group(1)) if m else 0
+
+
+def merge(results):
+    """results: [(round, result)] of one program → one result whose numbers are medians over the
+    rounds, with the headline numbers of each round kept under "per_round" (by round)."""
+    results = sorted(results, key=lambda rr: rr[0])
+    rounds = [flat(r) for _, r in results]
+    merged = dict(rounds[0])
+    for key in set().union(*rounds):
+        vals = [f.get(key) for f in rounds]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+            merged[key] = statistics.median(vals)
+    merged["rounds"] = len(rounds)
+    merged["per_round"] = {k: {rnd: flat(r).get(k) for rnd, r in results} for k in HEADLINE}
+    first = results[0][1]
+    if "flat" in first:
+        return dict(first, flat=merged)
+    return merged
+
 
 def last_json(path):
     with open(path) as f:
@@ -68,7 +100,11 @@ def main(argv):
     paths = [a for a in argv if not a.startswith("--")]
     if len(paths) < 2:
         raise SystemExit(__doc__)
-    raws = [last_json(p) for p in paths]
+    groups = {}
+    for p in paths:
+        r = last_json(p)
+        groups.setdefault(label_of(r), []).append((round_of(p), r))
+    raws = [merge(rs) for rs in groups.values()]
     gos = [r for r in raws if "flat" in r]
     peers = [r for r in raws if "flat" not in r]
     if not gos or not peers:
@@ -108,6 +144,19 @@ def main(argv):
             print(line(r))
     for g in gos:
         print(f"\n{label_of(g)}: action decision on {flat(g).get('act_backend')}.", end="")
+    rounds = max(flat(r)["rounds"] for r in raws)
+    if rounds > 1:
+        print(f"\nEach number is the median of {rounds} rounds (programs run in turn, round after round). "
+              "Go/peer ratio round by round:", end="")
+        for label, g, p in ratio_cols:
+            if g["rounds"] < 2 or p["rounds"] < 2:
+                continue
+            parts = []
+            for key in HEADLINE:
+                gr, pr = g["per_round"][key], p["per_round"][key]
+                rs = [fmt(gr[i] / pr[i]) for i in sorted(gr) if gr[i] is not None and pr.get(i)]
+                parts.append(f"{key} {' '.join(rs)}")
+            print(f"\n  {label}: " + "; ".join(parts), end="")
     print("\nRatios Go/peer: for rates (steps/s, GFLOP/s) above 1 means Go is faster; for times (ms, MiB) below 1.")
     print("CPU ms = process CPU time (user + system, all threads) per call: on a shared machine it is far")
     print("steadier than wall time, which includes waiting for the cores.")

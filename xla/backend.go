@@ -89,7 +89,11 @@ func newBackend(config string) (b compute.Backend, err error) {
 			err = fmt.Errorf("xla: creating backend %q: %v", config, r)
 		}
 	}()
-	b, err = compute.NewWithConfig(config)
+	if strings.HasPrefix(config, "xla:") {
+		b, err = newPJRTBackend(config)
+	} else {
+		b, err = compute.NewWithConfig(config)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("xla: creating backend %q: %w", config, err)
 	}
@@ -205,6 +209,12 @@ func newXLABackend(options string) (compute.Backend, string, error) {
 		return nil, "", fmt.Errorf("xla: found PJRT plugin %s, but this binary was built without XLA support "+
 			"(-tags noxla or CGO_ENABLED=0): build it with `make build` (needs gcc)", path)
 	}
+	return openPlugin(path, opts)
+}
+
+// openPlugin creates the XLA backend on the PJRT plugin at path, with options appended to its
+// config ("" for none), and returns it with that config.
+func openPlugin(path, opts string) (compute.Backend, string, error) {
 	prepareCUDAEnv(path)
 	config := "xla:" + path
 	if opts != "" {

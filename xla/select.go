@@ -84,9 +84,7 @@ func Discover(loc PluginLocations, gpu bool) (*Choice, error) {
 			skipped = append(skipped, "xla:"+plugin+": this binary has no XLA (pure-Go build; `make build` with gcc adds it)")
 			return nil
 		}
-		prepareCUDAEnv(path)
-		config := "xla:" + path
-		b, err := newBackend(config)
+		b, config, err := openPlugin(path, "")
 		if err != nil {
 			skipped = append(skipped, fmt.Sprintf("xla:%s: %s failed to load: %v", plugin, path, err))
 			return nil

@@ -29,11 +29,13 @@ type benchResult struct {
 	Peer    string `json:"peer"`    // "go", so the peers' table can tell the rows apart
 	Backend string `json:"backend"` // xla.Choice.Name: "xla:cpu", "xla:cuda", "go:ops_sequential", …
 	// BackendConfig reproduces the backend exactly (plugin paths, go options).
-	BackendConfig string     `json:"backend_config"`
-	GoVersion     string     `json:"go_version"`
-	Threads       int        `json:"threads"` // GOMAXPROCS
-	Fusion        string     `json:"gomlx_fusion"`
-	Sizes         perf.Sizes `json:"sizes"`
+	BackendConfig string `json:"backend_config"`
+	GoVersion     string `json:"go_version"`
+	Threads       int    `json:"threads"` // GOMAXPROCS
+	Fusion        string `json:"gomlx_fusion"`
+	// HostMemoryKept: the C allocator keeps XLA's freed host buffers (xla.KeepHostMemoryEnv).
+	HostMemoryKept bool       `json:"host_memory_kept"`
+	Sizes          perf.Sizes `json:"sizes"`
 
 	MVPUpdate      *perf.UpdateResult `json:"mvp_update,omitempty"`
 	QCUpdate       *perf.UpdateResult `json:"qc_update,omitempty"`
@@ -131,7 +133,7 @@ func runBench(args []string) error {
 		fusion = "default (on)"
 	}
 	res := &benchResult{Peer: "go", Backend: updName, BackendConfig: choice.Config, GoVersion: runtime.Version(), Threads: runtime.GOMAXPROCS(0),
-		Fusion: fusion, Sizes: sizes, Errors: map[string]string{}, Flat: map[string]any{},
+		Fusion: fusion, HostMemoryKept: xla.HostMemoryKept(), Sizes: sizes, Errors: map[string]string{}, Flat: map[string]any{},
 		Load1Start: perf.LoadAverage()}
 	minTime := time.Duration(*seconds * float64(time.Second))
 	fmt.Fprintf(log, "mvp bench: backend %s, GOMAXPROCS %d, B=%d N=%d hidden %v, %.1fs per measurement\n",
