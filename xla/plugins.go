@@ -24,13 +24,16 @@ type PluginLocations struct {
 	// jax-cuda12-pjrt / jax-cuda13-pjrt wheels install (jax_plugins/xla_cuda1X/xla_cuda_plugin.so),
 	// and for pjrt_c_api_<name>_plugin.so one level down (wheels shipping a plugin file).
 	SitePackages []string
+	// moreSitePackages, if set, lists further site-packages directories; FindPJRTPlugin calls it
+	// only when nothing else holds the plugin (it asks the Python interpreters, a process each).
+	moreSitePackages func() []string
 }
 
 // DefaultPluginLocations reads the locations from the environment and the Python installations
-// found on this machine (python3's site dirs, $VIRTUAL_ENV, $CONDA_PREFIX, the .venv of the working
-// directory or its nearest parent that has one, the .venv of the
-// repository the running binary was built in (<repo>/bin/mvp → <repo>/.venv), pyenv and the
-// system's python3.* directories).
+// found on this machine: $VIRTUAL_ENV, $CONDA_PREFIX, the .venv of the working directory or its
+// nearest parent that has one, the .venv of the repository the running binary was built in
+// (<repo>/bin/mvp → <repo>/.venv), pyenv and the system's python3.* directories, then, only if none
+// of these holds the plugin, the site dirs python3 itself reports.
 func DefaultPluginLocations() PluginLocations {
 	var loc PluginLocations
 	loc.LibraryPath = splitPath(os.Getenv(PJRTPluginPathEnv))
@@ -40,7 +43,20 @@ func DefaultPluginLocations() PluginLocations {
 	}
 	loc.LibDirs = append(loc.LibDirs, "/usr/local/lib/go-xla")
 	loc.LibDirs = append(loc.LibDirs, splitPath(os.Getenv("LD_LIBRARY_PATH"))...)
-	loc.SitePackages = pythonSiteDirs(home)
+	loc.SitePackages = siteDirs(knownSiteDirs(home))
+	loc.moreSitePackages = func() []string {
+		known := map[string]bool{}
+		for _, d := range loc.SitePackages {
+			known[d] = true
+		}
+		var more []string
+		for _, d := range siteDirs(interpreterSiteDirs()) {
+			if !known[d] {
+				more = append(more, d)
+			}
+		}
+		return more
+	}
 	return loc
 }
 
@@ -54,18 +70,36 @@ func splitPath(s string) []string {
 	return out
 }
 
-// pythonSiteDirs lists existing site-packages directories, without duplicates.
-func pythonSiteDirs(home string) []string {
-	var candidates []string
+// interpreterSiteDirs asks python3 (and /usr/bin/python3 when it is another interpreter) for
+// its site-packages directories.
+func interpreterSiteDirs() []string {
+	var dirs []string
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, py := range []string{"python3", "/usr/bin/python3"} {
+	pythons := []string{"python3"}
+	if p, err := exec.LookPath("python3"); err != nil || !sameFile(p, "/usr/bin/python3") {
+		pythons = append(pythons, "/usr/bin/python3")
+	}
+	for _, py := range pythons {
 		out, err := exec.CommandContext(ctx, py, "-c",
 			"import site, sys; print('\\n'.join(site.getsitepackages() + [site.getusersitepackages()]))").Output()
 		if err == nil {
-			candidates = append(candidates, strings.Fields(string(out))...)
+			dirs = append(dirs, strings.Fields(string(out))...)
 		}
 	}
+	return dirs
+}
+
+func sameFile(a, b string) bool {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
+}
+
+// knownSiteDirs lists the site-packages directories of the environments named above, without
+// running any interpreter.
+func knownSiteDirs(home string) []string {
+	var candidates []string
 	prefixes := []string{os.Getenv("VIRTUAL_ENV"), os.Getenv("CONDA_PREFIX")}
 	// The project's venv in the working directory or the nearest parent that has one (a notebook
 	// runs in notebooks/, a test in its package directory).
@@ -103,6 +137,11 @@ func pythonSiteDirs(home string) []string {
 	for _, p := range patterns {
 		candidates = append(candidates, globAll(p)...)
 	}
+	return candidates
+}
+
+// siteDirs keeps the existing directories of candidates, absolute, without duplicates.
+func siteDirs(candidates []string) []string {
 	seen := map[string]bool{}
 	var dirs []string
 	for _, d := range candidates {
@@ -174,7 +213,15 @@ func FindPJRTPlugin(name string, loc PluginLocations) (string, error) {
 			return filepath.Abs(p)
 		}
 	}
-	for _, site := range loc.SitePackages {
+	sites, more := loc.SitePackages[:len(loc.SitePackages):len(loc.SitePackages)], loc.moreSitePackages
+	for i := 0; ; i++ {
+		if i == len(sites) && more != nil {
+			sites, more = append(sites, more()...), nil
+		}
+		if i == len(sites) {
+			break
+		}
+		site := sites[i]
 		for _, d := range jaxDirs {
 			if p := filepath.Join(site, "jax_plugins", d, "xla_cuda_plugin.so"); check(p) {
 				return filepath.Abs(p)

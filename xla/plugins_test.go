@@ -149,3 +149,41 @@ func TestDefaultPluginLocationsParentVenv(t *testing.T) {
 		t.Errorf("site-packages of %s/.venv not among %v", root, loc.SitePackages)
 	}
 }
+
+// The Python interpreters (a process each) are asked for their site-packages only when no other
+// location holds the plugin, and the plugin is then found in what they report.
+func TestInterpretersAskedOnlyWhenNeeded(t *testing.T) {
+	root := t.TempDir()
+	known := filepath.Join(root, "venv/lib/python3.11/site-packages")
+	fromPython := filepath.Join(root, "python/lib/python3.11/site-packages")
+	empty := filepath.Join(root, "empty/lib/python3.11/site-packages")
+	_ = os.MkdirAll(empty, 0o755)
+	inKnown := touch(t, known, "wheel/pjrt_c_api_cpu_plugin.so")
+	inPython := touch(t, fromPython, "wheel/pjrt_c_api_tpu_plugin.so")
+	calls := 0
+	ask := func() []string { calls++; return []string{fromPython} }
+	for _, c := range []struct {
+		plugin string
+		sites  []string
+		want   string
+		calls  int
+	}{
+		{"cpu", []string{known}, inKnown, 0},
+		{"tpu", []string{known, empty}, inPython, 1},
+		{"tpu", nil, inPython, 1},
+		{"gpu", []string{empty}, "", 1},
+	} {
+		calls = 0
+		got, err := FindPJRTPlugin(c.plugin, PluginLocations{SitePackages: c.sites, moreSitePackages: ask})
+		if c.want == "" {
+			if err == nil || !strings.Contains(err.Error(), fromPython) {
+				t.Errorf("%s in %v: got %q, %v; want an error listing %s", c.plugin, c.sites, got, err, fromPython)
+			}
+		} else if err != nil || got != c.want {
+			t.Errorf("%s in %v: got %q, %v; want %s", c.plugin, c.sites, got, err, c.want)
+		}
+		if calls != c.calls {
+			t.Errorf("%s in %v: interpreters asked %d times, want %d", c.plugin, c.sites, calls, c.calls)
+		}
+	}
+}

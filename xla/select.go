@@ -75,13 +75,13 @@ func Select(requested string) (*Choice, error) {
 func Discover(loc PluginLocations, gpu bool) (*Choice, error) {
 	var skipped []string
 	try := func(plugin string) *Choice {
+		if !xlaLinked { // no search: it could only find a plugin this binary cannot load
+			skipped = append(skipped, "xla:"+plugin+": this binary has no XLA (pure-Go build; `make build` with gcc adds it)")
+			return nil
+		}
 		path, err := FindPJRTPlugin(plugin, loc)
 		if err != nil {
 			skipped = append(skipped, "xla:"+plugin+": no plugin found")
-			return nil
-		}
-		if !xlaLinked {
-			skipped = append(skipped, "xla:"+plugin+": this binary has no XLA (pure-Go build; `make build` with gcc adds it)")
 			return nil
 		}
 		b, config, err := openPlugin(path, "")
