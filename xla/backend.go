@@ -67,7 +67,7 @@ func newBackendConfig(config string) (compute.Backend, string, error) {
 		return nil, "", fmt.Errorf("xla: unknown backend %q in config %q (available: go, xla:cpu, xla:cuda, xla:/path/plugin.so%s)",
 			name, config, otherBackends())
 	}
-	b, err := newBackend(config)
+	b, err := newBackend(config, compute.NewWithConfig)
 	return b, config, err
 }
 
@@ -82,18 +82,15 @@ func otherBackends() string {
 	return s
 }
 
-// newBackend calls compute.NewWithConfig, which reports some errors by panicking.
-func newBackend(config string) (b compute.Backend, err error) {
+// newBackend runs create(config) (compute.NewWithConfig, or newPJRTBackend for a plugin), turning
+// the panics by which GoMLX reports some errors into errors.
+func newBackend(config string, create func(string) (compute.Backend, error)) (b compute.Backend, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("xla: creating backend %q: %v", config, r)
 		}
 	}()
-	if strings.HasPrefix(config, "xla:") {
-		b, err = newPJRTBackend(config)
-	} else {
-		b, err = compute.NewWithConfig(config)
-	}
+	b, err = create(config)
 	if err != nil {
 		return nil, fmt.Errorf("xla: creating backend %q: %w", config, err)
 	}
@@ -148,7 +145,7 @@ func newGoBackend(options string) (compute.Backend, string, error) {
 		normal = append(normal, "parallelism="+strconv.Itoa(parallelism))
 	}
 	normal = append(normal, rest...)
-	b, err := newBackend("go:" + strings.Join(rest, ","))
+	b, err := newBackend("go:"+strings.Join(rest, ","), compute.NewWithConfig)
 	if err != nil {
 		return nil, "", err
 	}
@@ -220,7 +217,7 @@ func openPlugin(path, opts string) (compute.Backend, string, error) {
 	if opts != "" {
 		config += "," + opts
 	}
-	b, err := newBackend(config)
+	b, err := newBackend(config, newPJRTBackend)
 	return b, config, err
 }
 

@@ -17,7 +17,7 @@ static int mvp_host_memory_kept;
 // the threads that already have one.
 __attribute__((constructor)) static void mvp_keep_host_memory(void) {
 #if defined(__GLIBC__)
-	const char *off = getenv("MVP_KEEP_HOST_MEMORY");
+	const char *off = getenv("MVP_KEEP_HOST_MEMORY"); // KeepHostMemoryEnv (Go code runs too late to read it)
 	if (off != NULL && strcmp(off, "0") == 0) {
 		return;
 	}

@@ -44,14 +44,15 @@ func DefaultPluginLocations() PluginLocations {
 	loc.LibDirs = append(loc.LibDirs, "/usr/local/lib/go-xla")
 	loc.LibDirs = append(loc.LibDirs, splitPath(os.Getenv("LD_LIBRARY_PATH"))...)
 	loc.SitePackages = siteDirs(knownSiteDirs(home))
+	known := loc.SitePackages
 	loc.moreSitePackages = func() []string {
-		known := map[string]bool{}
-		for _, d := range loc.SitePackages {
-			known[d] = true
+		seen := map[string]bool{}
+		for _, d := range known {
+			seen[d] = true
 		}
 		var more []string
 		for _, d := range siteDirs(interpreterSiteDirs()) {
-			if !known[d] {
+			if !seen[d] {
 				more = append(more, d)
 			}
 		}
@@ -213,25 +214,29 @@ func FindPJRTPlugin(name string, loc PluginLocations) (string, error) {
 			return filepath.Abs(p)
 		}
 	}
-	sites, more := loc.SitePackages[:len(loc.SitePackages):len(loc.SitePackages)], loc.moreSitePackages
-	for i := 0; ; i++ {
-		if i == len(sites) && more != nil {
-			sites, more = append(sites, more()...), nil
-		}
-		if i == len(sites) {
-			break
-		}
-		site := sites[i]
-		for _, d := range jaxDirs {
-			if p := filepath.Join(site, "jax_plugins", d, "xla_cuda_plugin.so"); check(p) {
-				return filepath.Abs(p)
+	// In site-packages: a jax CUDA wheel's plugin, or a plugin file in any wheel's package
+	// directory (e.g. a CPU plugin).
+	searchSites := func(sites []string) (string, bool) {
+		for _, site := range sites {
+			for _, d := range jaxDirs {
+				if p := filepath.Join(site, "jax_plugins", d, "xla_cuda_plugin.so"); check(p) {
+					return p, true
+				}
+			}
+			pattern := filepath.Join(site, "*", "pjrt_c_api_"+name+"_plugin.so")
+			looked = append(looked, pattern)
+			if m := globAll(pattern); len(m) > 0 {
+				return m[0], true
 			}
 		}
-		// Other wheels that ship a plugin file in their package directory (e.g. a CPU plugin).
-		pattern := filepath.Join(site, "*", "pjrt_c_api_"+name+"_plugin.so")
-		looked = append(looked, pattern)
-		if m := globAll(pattern); len(m) > 0 {
-			return filepath.Abs(m[0])
+		return "", false
+	}
+	if p, ok := searchSites(loc.SitePackages); ok {
+		return filepath.Abs(p)
+	}
+	if loc.moreSitePackages != nil {
+		if p, ok := searchSites(loc.moreSitePackages()); ok {
+			return filepath.Abs(p)
 		}
 	}
 	hint := "set " + PJRTPluginPathEnv + " to the directory holding pjrt_c_api_" + name + "_plugin.so, or use xla:/abs/path/plugin.so"
