@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -152,7 +153,11 @@ func TestInterruptAndResume(t *testing.T) {
 	d := toyData(t, "toy:pointmass", "10")
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	fixed := []int64{20, 25}
 	random := 1 + rng.Int64N(39)
+	for slices.Contains(fixed, random) { // a third, distinct step: each stop has its own run directory
+		random = 1 + rng.Int64N(39)
+	}
 	t.Logf("random interruption at update %d (seed %d)", random, seed)
 	for _, kind := range []string{KindMVP, KindBC} {
 		t.Run(kind, func(t *testing.T) {
@@ -162,7 +167,7 @@ func TestInterruptAndResume(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkUpdateRates(t, full, 40/5)
-			for _, stopAt := range []int64{20, 25, random} {
+			for _, stopAt := range append(fixed, random) {
 				out := filepath.Join(dir, fmt.Sprintf("stop%d", stopAt))
 				_, err := trainUntil(t, smallTrainConfig(kind, d, out), d, stopAt)
 				var ie *InterruptedError
