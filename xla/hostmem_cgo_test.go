@@ -10,8 +10,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -90,4 +92,134 @@ func TestHostMemoryFaultsHelper(t *testing.T) {
 	slices.Sort(faults)
 	fmt.Printf("faults per execution: %.1f\n", faults[len(faults)/2])
 	t.Logf("page faults of each run, sorted: %v", faults)
+}
+
+// skipWithoutLargeBlockCache skips where the program's allocator entry points are glibc's own.
+func skipWithoutLargeBlockCache(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("the cache of large blocks is glibc's (Linux)")
+	}
+	if !HostMemoryKept() {
+		t.Skipf("%s=0: the C allocator runs with its defaults", KeepHostMemoryEnv)
+	}
+}
+
+// words views the first and last 8 bytes of a C block of n bytes.
+func words(p unsafe.Pointer, n uintptr) (first, last *uint64) {
+	return (*uint64)(p), (*uint64)(unsafe.Add(p, n-8))
+}
+
+// A large block freed by the PJRT plugin's code (C's free) is the block the next request of its
+// size gets, with its alignment, a usable size glibc can report, and its contents when it is
+// reallocated.
+func TestLargeBlocksReused(t *testing.T) {
+	skipWithoutLargeBlockCache(t)
+	const n = 48 << 20
+	p, rc := cPosixMemalign(64, n)
+	if rc != 0 || p == nil {
+		t.Fatalf("posix_memalign(64, 48 MiB) = %v, %d", p, rc)
+	}
+	first, last := words(p, n)
+	*first, *last = 1, 2
+	if got := cUsableSize(p); got < n {
+		t.Errorf("malloc_usable_size = %d, want ≥ %d", got, n)
+	}
+	cFree(p)
+	q, rc := cPosixMemalign(64, n-4096)
+	if rc != 0 || q != p {
+		t.Errorf("the next request of about the same size got %v (rc %d), not the freed block %v", q, rc, p)
+	}
+	cFree(q)
+
+	big, rc := cPosixMemalign(1<<16, 40<<20)
+	if rc != 0 || uintptr(big)%(1<<16) != 0 {
+		t.Fatalf("posix_memalign(64 KiB, 40 MiB) = %v, %d: not aligned", big, rc)
+	}
+	cFree(big)
+	if _, rc := cPosixMemalign(3, n); syscall.Errno(rc) != syscall.EINVAL {
+		t.Errorf("posix_memalign with alignment 3 returned %d, want EINVAL", rc)
+	}
+
+	// realloc keeps the contents, to a larger and to a small block.
+	m := cMalloc(n)
+	first, last = words(m, n)
+	*first, *last = 7, 9
+	grown := cRealloc(m, 2*n)
+	if f, l := words(grown, n); *f != 7 || *l != 9 {
+		t.Errorf("realloc to 96 MiB kept %d…%d, want 7…9", *f, *l)
+	}
+	small := cRealloc(grown, 64)
+	if f, _ := words(small, 64); *f != 7 {
+		t.Errorf("realloc to 64 bytes kept %d, want 7", *f)
+	}
+	cFree(small)
+	if mapped, inUse := largeBlocks(); inUse != 0 || mapped == 0 || mapped > 16 {
+		t.Errorf("after freeing everything: %d large blocks mapped, %d in use", mapped, inUse)
+	}
+}
+
+// More large blocks alive than the cache holds: the rest come from glibc, and every one is freed
+// to where it came from.
+func TestLargeBlocksBeyondTheCache(t *testing.T) {
+	skipWithoutLargeBlockCache(t)
+	const n = 33 << 20
+	var blocks []unsafe.Pointer
+	seen := map[unsafe.Pointer]bool{}
+	for i := range 24 {
+		p := cMalloc(n)
+		if p == nil || seen[p] {
+			t.Fatalf("block %d: %v (nil or handed out twice)", i, p)
+		}
+		seen[p] = true
+		first, last := words(p, n)
+		*first, *last = uint64(i), uint64(i)
+		blocks = append(blocks, p)
+	}
+	for i, p := range blocks {
+		if first, last := words(p, n); *first != uint64(i) || *last != uint64(i) {
+			t.Errorf("block %d holds %d…%d", i, *first, *last)
+		}
+		cFree(p)
+	}
+	if mapped, inUse := largeBlocks(); mapped > 16 || inUse != 0 {
+		t.Errorf("%d large blocks mapped (at most 16), %d in use", mapped, inUse)
+	}
+}
+
+// Threads taking and freeing large blocks at once never get the same block.
+func TestLargeBlocksConcurrent(t *testing.T) {
+	skipWithoutLargeBlockCache(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread() // a thread of its own, as XLA's are
+			defer runtime.UnlockOSThread()
+			for i := range 200 {
+				n := uintptr(32+(w*7+i)%9) << 20
+				p := cMalloc(n)
+				if p == nil {
+					errs <- fmt.Errorf("worker %d: malloc(%d) failed", w, n)
+					return
+				}
+				tag := uint64(w)<<32 | uint64(i)
+				first, last := words(p, n)
+				*first, *last = tag, tag
+				runtime.Gosched()
+				if *first != tag || *last != tag {
+					errs <- fmt.Errorf("worker %d: block %v overwritten (%x, %x, want %x)", w, p, *first, *last, tag)
+					return
+				}
+				cFree(p)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }
