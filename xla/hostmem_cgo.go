@@ -25,10 +25,12 @@ extern void __libc_free(void *ptr);
 extern void *__libc_realloc(void *ptr, size_t size);
 extern void *__libc_memalign(size_t alignment, size_t size);
 
-// Blocks of at least this size come from the cache. glibc serves every thread but the main one
-// from heaps of at most 64 MiB and maps anything larger on its own, unmapping it when freed.
-#define MVP_LARGE_MIN ((size_t)32 << 20)
-#define MVP_LARGE_SLOTS 16
+// Blocks of at least this size come from the cache, shared by all threads. glibc serves every
+// thread but the main one from heaps of at most 64 MiB and maps anything larger on its own,
+// unmapping it when freed; and a block in one thread's heap cannot serve another thread (XLA's
+// threads take turns running an update's large scratch buffers).
+#define MVP_LARGE_MIN ((size_t)4 << 20)
+#define MVP_LARGE_SLOTS 64
 
 typedef struct {
 	char *map;   // the mapping, NULL for an empty slot
@@ -44,9 +46,11 @@ static char *mvp_large_mem[MVP_LARGE_SLOTS]; // the slots' mem, read without the
 static pthread_mutex_t mvp_large_mu = PTHREAD_MUTEX_INITIALIZER;
 
 // Returns the slot of p when p is a block of the cache, -1 otherwise. Lock-free: a pointer freed
-// by one thread was handed out to another before, which published the slot.
+// by one thread was handed out to another before, which published the slot. The header before
+// every block glibc hands out tells most pointers apart at once: only blocks of the cache and
+// glibc's own mappings carry the "mapped" bit.
 static int mvp_large_slot(const void *p) {
-	if (p == NULL || !__atomic_load_n(&mvp_large_on, __ATOMIC_RELAXED)) {
+	if (p == NULL || !__atomic_load_n(&mvp_large_on, __ATOMIC_RELAXED) || (((const size_t *)p)[-1] & 2) == 0) {
 		return -1;
 	}
 	for (int i = 0; i < MVP_LARGE_SLOTS; i++) {
@@ -57,8 +61,12 @@ static int mvp_large_slot(const void *p) {
 	return -1;
 }
 
-// A free block of the cache that fits size at alignment without wasting over a quarter of it,
-// or a new mapping. NULL when the cache cannot take it: glibc serves it then.
+// The smallest free block of the cache that holds size at alignment (and is at most twice as
+// large: a small request must not hold on to a large block the next large request then maps
+// again), or a new mapping; a new
+// mapping replaces the free blocks smaller than it (it serves their requests from now on), so the
+// cache keeps about the peak of large blocks in use at once. NULL when the cache cannot take it:
+// glibc serves it then.
 static void *mvp_large_get(size_t alignment, size_t size) {
 	if (alignment < 16) {
 		alignment = 16;
@@ -67,7 +75,7 @@ static void *mvp_large_get(size_t alignment, size_t size) {
 	int best = -1;
 	for (int i = 0; i < MVP_LARGE_SLOTS; i++) {
 		mvp_large_block *b = &mvp_large[i];
-		if (b->map != NULL && !b->in_use && b->size >= size && b->size - size <= size / 4 &&
+		if (b->map != NULL && !b->in_use && b->size >= size && b->size / 2 <= size &&
 		    (uintptr_t)b->mem % alignment == 0 && (best < 0 || b->size < mvp_large[best].size)) {
 			best = i;
 		}
@@ -95,20 +103,25 @@ static void *mvp_large_get(size_t alignment, size_t size) {
 	header[0] = (size_t)(mem - 16 - map);
 	header[1] = (len - header[0]) | 2;
 
-	char *evict_map = NULL;
-	size_t evict_len = 0;
+	mvp_large_block evicted[MVP_LARGE_SLOTS];
+	int n_evicted = 0;
 	pthread_mutex_lock(&mvp_large_mu);
 	int slot = -1;
-	for (int i = 0; i < MVP_LARGE_SLOTS && slot < 0; i++) {
-		if (mvp_large[i].map == NULL) {
+	for (int i = 0; i < MVP_LARGE_SLOTS; i++) {
+		mvp_large_block *b = &mvp_large[i];
+		if (b->map != NULL && !b->in_use && b->size < size) { // superseded by the new block
+			evicted[n_evicted++] = *b;
+			*b = (mvp_large_block){0};
+			__atomic_store_n(&mvp_large_mem[i], NULL, __ATOMIC_RELEASE);
+		}
+		if (b->map == NULL && slot < 0) {
 			slot = i;
 		}
 	}
 	for (int i = 0; i < MVP_LARGE_SLOTS && slot < 0; i++) { // full: replace a block nobody uses
 		if (!mvp_large[i].in_use) {
 			slot = i;
-			evict_map = mvp_large[i].map;
-			evict_len = mvp_large[i].len;
+			evicted[n_evicted++] = mvp_large[i];
 		}
 	}
 	if (slot >= 0) {
@@ -116,8 +129,8 @@ static void *mvp_large_get(size_t alignment, size_t size) {
 		__atomic_store_n(&mvp_large_mem[slot], mem, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&mvp_large_mu);
-	if (evict_map != NULL) {
-		munmap(evict_map, evict_len);
+	for (int i = 0; i < n_evicted; i++) {
+		munmap(evicted[i].map, evicted[i].len);
 	}
 	if (slot < 0) { // every slot holds a block in use
 		munmap(map, len);
@@ -242,7 +255,11 @@ static void mvp_large_count(int *mapped, int *in_use) {
 	pthread_mutex_unlock(&mvp_large_mu);
 }
 static size_t mvp_usable_size(void *p) { return malloc_usable_size(p); }
+static size_t mvp_large_min(void) { return MVP_LARGE_MIN; }
+static int mvp_large_slots(void) { return MVP_LARGE_SLOTS; }
 #else
+static size_t mvp_large_min(void) { return 0; }
+static int mvp_large_slots(void) { return 0; }
 static void mvp_large_count(int *mapped, int *in_use) { *mapped = 0; *in_use = 0; }
 static size_t mvp_usable_size(void *p) { return 0; }
 #endif
@@ -269,6 +286,11 @@ func cPosixMemalign(alignment, size uintptr) (unsafe.Pointer, int) {
 }
 
 func cUsableSize(p unsafe.Pointer) uintptr { return uintptr(C.mvp_usable_size(p)) }
+
+// largeBlockLimits returns the smallest size the cache serves and its number of slots.
+func largeBlockLimits() (minSize uintptr, slots int) {
+	return uintptr(C.mvp_large_min()), int(C.mvp_large_slots())
+}
 
 // largeBlocks returns how many large blocks the cache holds and how many of them are in use.
 func largeBlocks() (mapped, inUse int) {

@@ -154,19 +154,43 @@ func TestLargeBlocksReused(t *testing.T) {
 		t.Errorf("realloc to 64 bytes kept %d, want 7", *f)
 	}
 	cFree(small)
-	if mapped, inUse := largeBlocks(); inUse != 0 || mapped == 0 || mapped > 16 {
+	if mapped, inUse := largeBlocks(); inUse != 0 || mapped == 0 {
 		t.Errorf("after freeing everything: %d large blocks mapped, %d in use", mapped, inUse)
 	}
 }
 
-// More large blocks alive than the cache holds: the rest come from glibc, and every one is freed
-// to where it came from.
+// A block larger than every free one replaces them and serves requests down to half its size: the
+// cache keeps about the peak of large blocks in use at once, not one block per size ever requested.
+func TestLargeBlocksSuperseded(t *testing.T) {
+	skipWithoutLargeBlockCache(t)
+	p := cMalloc(40 << 20)
+	cFree(p)
+	q := cMalloc(200 << 20)
+	if mapped, inUse := largeBlocks(); mapped != 1 || inUse != 1 {
+		t.Errorf("after a 200 MiB block: %d large blocks mapped, %d in use; want the new one only", mapped, inUse)
+	}
+	cFree(q)
+	if r := cMalloc(120 << 20); r != q {
+		t.Errorf("a 120 MiB request got %v, not the free 200 MiB block %v", r, q)
+	} else {
+		cFree(r)
+	}
+	small := cMalloc(40 << 20) // less than half of the free 200 MiB block: a block of its own
+	if small == q {
+		t.Errorf("a 40 MiB request got the free 200 MiB block")
+	}
+	cFree(small)
+}
+
+// More large blocks alive than the cache has slots: the rest come from glibc, and every one is
+// freed to where it came from.
 func TestLargeBlocksBeyondTheCache(t *testing.T) {
 	skipWithoutLargeBlockCache(t)
-	const n = 33 << 20
+	n, slots := largeBlockLimits()
+	n += 4096
 	var blocks []unsafe.Pointer
 	seen := map[unsafe.Pointer]bool{}
-	for i := range 24 {
+	for i := range slots + 8 {
 		p := cMalloc(n)
 		if p == nil || seen[p] {
 			t.Fatalf("block %d: %v (nil or handed out twice)", i, p)
@@ -176,14 +200,17 @@ func TestLargeBlocksBeyondTheCache(t *testing.T) {
 		*first, *last = uint64(i), uint64(i)
 		blocks = append(blocks, p)
 	}
+	if mapped, inUse := largeBlocks(); mapped != slots || inUse != slots {
+		t.Errorf("%d blocks alive: %d large blocks mapped, %d in use; want all %d slots in use", len(blocks), mapped, inUse, slots)
+	}
 	for i, p := range blocks {
 		if first, last := words(p, n); *first != uint64(i) || *last != uint64(i) {
 			t.Errorf("block %d holds %d…%d", i, *first, *last)
 		}
 		cFree(p)
 	}
-	if mapped, inUse := largeBlocks(); mapped > 16 || inUse != 0 {
-		t.Errorf("%d large blocks mapped (at most 16), %d in use", mapped, inUse)
+	if _, inUse := largeBlocks(); inUse != 0 {
+		t.Errorf("%d large blocks still in use after freeing all", inUse)
 	}
 }
 
