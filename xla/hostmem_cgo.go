@@ -146,7 +146,8 @@ static void mvp_large_put(int slot) {
 	pthread_mutex_unlock(&mvp_large_mu);
 }
 
-// The C allocator's entry points, as the program's own definitions (they take precedence over
+// The C allocator's entry points that can take or hand out a large block, as the program's own
+// definitions (they take precedence over
 // glibc's for every library, the PJRT plugin included): large blocks go through the cache, all
 // else to glibc unchanged.
 
@@ -186,6 +187,15 @@ void *realloc(void *ptr, size_t size) {
 	memcpy(q, ptr, have < size ? have : size);
 	mvp_large_put(slot);
 	return q;
+}
+
+void *reallocarray(void *ptr, size_t n, size_t size) {
+	size_t total;
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(ptr, total);
 }
 
 int posix_memalign(void **out, size_t alignment, size_t size) {
@@ -256,9 +266,11 @@ static void mvp_large_count(int *mapped, int *in_use) {
 }
 static size_t mvp_usable_size(void *p) { return malloc_usable_size(p); }
 static size_t mvp_large_min(void) { return MVP_LARGE_MIN; }
+static void *mvp_reallocarray(void *p, size_t n, size_t size) { return reallocarray(p, n, size); }
 static int mvp_large_slots(void) { return MVP_LARGE_SLOTS; }
 #else
 static size_t mvp_large_min(void) { return 0; }
+static void *mvp_reallocarray(void *p, size_t n, size_t size) { return realloc(p, n * size); }
 static int mvp_large_slots(void) { return 0; }
 static void mvp_large_count(int *mapped, int *in_use) { *mapped = 0; *in_use = 0; }
 static size_t mvp_usable_size(void *p) { return 0; }
@@ -278,6 +290,10 @@ func cMalloc(size uintptr) unsafe.Pointer { return C.malloc(C.size_t(size)) }
 func cFree(p unsafe.Pointer) { C.free(p) }
 
 func cRealloc(p unsafe.Pointer, size uintptr) unsafe.Pointer { return C.realloc(p, C.size_t(size)) }
+
+func cReallocArray(p unsafe.Pointer, n, size uintptr) unsafe.Pointer {
+	return C.mvp_reallocarray(p, C.size_t(n), C.size_t(size))
+}
 
 func cPosixMemalign(alignment, size uintptr) (unsafe.Pointer, int) {
 	var p unsafe.Pointer

@@ -149,7 +149,14 @@ func TestLargeBlocksReused(t *testing.T) {
 	if f, l := words(grown, n); *f != 7 || *l != 9 {
 		t.Errorf("realloc to 96 MiB kept %d…%d, want 7…9", *f, *l)
 	}
-	small := cRealloc(grown, 64)
+	arr := cReallocArray(grown, 3, n) // 144 MiB, through reallocarray
+	if f, l := words(arr, n); arr == nil || *f != 7 || *l != 9 {
+		t.Errorf("reallocarray to 3×48 MiB kept %d…%d, want 7…9", *f, *l)
+	}
+	if cReallocArray(arr, 1<<62, 8) != nil {
+		t.Errorf("reallocarray with an overflowing size did not fail")
+	}
+	small := cRealloc(arr, 64)
 	if f, _ := words(small, 64); *f != 7 {
 		t.Errorf("realloc to 64 bytes kept %d, want 7", *f)
 	}
