@@ -20,6 +20,7 @@ test-xla:
 # build discovery would otherwise pick XLA's CPU plugin when it is installed.
 test-xla-cgo:
 	GOMLX_BACKEND=go CGO_ENABLED=1 $(GO) test -count=1 ./xla/ ./xla/jvp/
+	GOMLX_BACKEND=go CGO_ENABLED=1 $(GO) test -count=1 -tags mvp_system_malloc -run 'HostMemory|LargeBlocks' ./xla/
 
 bench-jvp:
 	$(PURE) $(GO) test -tags $(GOTAGS) -run '^$$' -bench '^BenchmarkMVPNetwork' -benchtime $(JVP_BENCHTIME) ./xla/jvp/

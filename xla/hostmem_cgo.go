@@ -146,6 +146,8 @@ static void mvp_large_put(int slot) {
 	pthread_mutex_unlock(&mvp_large_mu);
 }
 
+#ifndef MVP_SYSTEM_MALLOC // build tag mvp_system_malloc: for programs that link their own malloc
+
 // The C allocator's entry points that can take or hand out a large block, as the program's own
 // definitions (they take precedence over
 // glibc's for every library, the PJRT plugin included): large blocks go through the cache, all
@@ -229,6 +231,7 @@ void *aligned_alloc(size_t alignment, size_t size) {
 	return __libc_memalign(alignment, size);
 }
 
+#endif // MVP_SYSTEM_MALLOC
 #endif // __GLIBC__
 
 // Runs when the binary is loaded, before any thread of XLA exists. Each thread keeps its own heap
@@ -243,7 +246,13 @@ __attribute__((constructor)) static void mvp_keep_host_memory(void) {
 	}
 	int ok = mallopt(M_MMAP_MAX, 0);
 	ok = mallopt(M_TRIM_THRESHOLD, INT_MAX) && ok;
+#ifndef MVP_SYSTEM_MALLOC
 	__atomic_store_n(&mvp_large_on, 1, __ATOMIC_RELEASE);
+#else
+	// Without the cache, one heap for all threads is what keeps blocks over 64 MiB (a thread's own
+	// heap cannot hold them), at the price of its lock.
+	ok = mallopt(M_ARENA_MAX, 1) && ok;
+#endif
 	mvp_host_memory_kept = ok;
 #endif
 }
@@ -266,10 +275,12 @@ static void mvp_large_count(int *mapped, int *in_use) {
 }
 static size_t mvp_usable_size(void *p) { return malloc_usable_size(p); }
 static size_t mvp_large_min(void) { return MVP_LARGE_MIN; }
+static int mvp_large_cache_on(void) { return __atomic_load_n(&mvp_large_on, __ATOMIC_ACQUIRE); }
 static void *mvp_reallocarray(void *p, size_t n, size_t size) { return reallocarray(p, n, size); }
 static int mvp_large_slots(void) { return MVP_LARGE_SLOTS; }
 #else
 static size_t mvp_large_min(void) { return 0; }
+static int mvp_large_cache_on(void) { return 0; }
 static void *mvp_reallocarray(void *p, size_t n, size_t size) { return realloc(p, n * size); }
 static int mvp_large_slots(void) { return 0; }
 static void mvp_large_count(int *mapped, int *in_use) { *mapped = 0; *in_use = 0; }
@@ -302,6 +313,9 @@ func cPosixMemalign(alignment, size uintptr) (unsafe.Pointer, int) {
 }
 
 func cUsableSize(p unsafe.Pointer) uintptr { return uintptr(C.mvp_usable_size(p)) }
+
+// largeBlockCacheOn reports whether the C allocator's large blocks go through the cache.
+func largeBlockCacheOn() bool { return C.mvp_large_cache_on() != 0 }
 
 // largeBlockLimits returns the smallest size the cache serves and its number of slots.
 func largeBlockLimits() (minSize uintptr, slots int) {
