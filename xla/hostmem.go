@@ -7,7 +7,8 @@ package xla
 // in one block for an MVP update at the paper's sizes) and frees them when it ends; with glibc's
 // defaults a block that large is a fresh mapping, unmapped on free, so every update paid some
 // 30,000 page faults and the kernel's zeroing of the memory, about a sixth of its CPU time. With
-// the policy, blocks of 32 MiB and more are kept mapped in a small cache and handed out again for
-// the next request of about their size, and glibc's heaps (one per thread) neither map blocks on
-// their own nor give memory back. The process keeps its peak of host memory.
+// the policy, blocks of 4 MiB and more are kept mapped in a cache shared by all threads and handed
+// out again for the next request of up to their size, and glibc's heaps (one per thread) neither
+// map blocks on their own nor give memory back. The process keeps about its peak of host memory.
+// Programs that link their own malloc build with the tag mvp_system_malloc (docs/backends.md).
 const KeepHostMemoryEnv = "MVP_KEEP_HOST_MEMORY"
