@@ -36,9 +36,11 @@ typedef struct {
 	char *map;   // the mapping, NULL for an empty slot
 	size_t len;  // its length
 	char *mem;   // the block handed out, inside the mapping
-	size_t size; // usable bytes from mem to the end of the mapping
 	int in_use;
 } mvp_large_block;
+
+// The usable bytes of b: from its block to the end of its mapping.
+static size_t mvp_large_size(const mvp_large_block *b) { return (size_t)(b->map + b->len - b->mem); }
 
 static int mvp_large_on; // set by the constructor: before it, and with the policy off, glibc serves all
 static mvp_large_block mvp_large[MVP_LARGE_SLOTS];
@@ -63,11 +65,14 @@ static int mvp_large_slot(const void *p) {
 
 // The smallest free block of the cache that holds size at alignment (and is at most twice as
 // large: a small request must not hold on to a large block the next large request then maps
-// again), or a new mapping; a new
-// mapping replaces the free blocks smaller than it (it serves their requests from now on), so the
-// cache keeps about the peak of large blocks in use at once. NULL when the cache cannot take it:
+// again), or a new mapping; a new mapping replaces the free blocks smaller than it (it serves
+// their requests from now on), so the cache keeps about the peak of large blocks in use at once.
+// NULL when the request is below MVP_LARGE_MIN, the policy is off or the cache cannot take it:
 // glibc serves it then.
 static void *mvp_large_get(size_t alignment, size_t size) {
+	if (size < MVP_LARGE_MIN || !__atomic_load_n(&mvp_large_on, __ATOMIC_RELAXED)) {
+		return NULL;
+	}
 	if (alignment < 16) {
 		alignment = 16;
 	}
@@ -75,8 +80,9 @@ static void *mvp_large_get(size_t alignment, size_t size) {
 	int best = -1;
 	for (int i = 0; i < MVP_LARGE_SLOTS; i++) {
 		mvp_large_block *b = &mvp_large[i];
-		if (b->map != NULL && !b->in_use && b->size >= size && b->size / 2 <= size &&
-		    (uintptr_t)b->mem % alignment == 0 && (best < 0 || b->size < mvp_large[best].size)) {
+		size_t have = mvp_large_size(b);
+		if (b->map != NULL && !b->in_use && have >= size && have / 2 <= size &&
+		    (uintptr_t)b->mem % alignment == 0 && (best < 0 || have < mvp_large_size(&mvp_large[best]))) {
 			best = i;
 		}
 	}
@@ -109,7 +115,7 @@ static void *mvp_large_get(size_t alignment, size_t size) {
 	int slot = -1;
 	for (int i = 0; i < MVP_LARGE_SLOTS; i++) {
 		mvp_large_block *b = &mvp_large[i];
-		if (b->map != NULL && !b->in_use && b->size < size) { // superseded by the new block
+		if (b->map != NULL && !b->in_use && mvp_large_size(b) < size) { // superseded by the new block
 			evicted[n_evicted++] = *b;
 			*b = (mvp_large_block){0};
 			__atomic_store_n(&mvp_large_mem[i], NULL, __ATOMIC_RELEASE);
@@ -125,7 +131,7 @@ static void *mvp_large_get(size_t alignment, size_t size) {
 		}
 	}
 	if (slot >= 0) {
-		mvp_large[slot] = (mvp_large_block){map, len, mem, (size_t)(map + len - mem), 1};
+		mvp_large[slot] = (mvp_large_block){map, len, mem, 1};
 		__atomic_store_n(&mvp_large_mem[slot], mem, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&mvp_large_mu);
@@ -149,18 +155,12 @@ static void mvp_large_put(int slot) {
 #ifndef MVP_SYSTEM_MALLOC // build tag mvp_system_malloc: for programs that link their own malloc
 
 // The C allocator's entry points that can take or hand out a large block, as the program's own
-// definitions (they take precedence over
-// glibc's for every library, the PJRT plugin included): large blocks go through the cache, all
-// else to glibc unchanged.
+// definitions (they take precedence over glibc's for every library, the PJRT plugin included):
+// large blocks go through the cache, all else to glibc unchanged.
 
 void *malloc(size_t size) {
-	if (size >= MVP_LARGE_MIN && __atomic_load_n(&mvp_large_on, __ATOMIC_RELAXED)) {
-		void *p = mvp_large_get(16, size);
-		if (p != NULL) {
-			return p;
-		}
-	}
-	return __libc_malloc(size);
+	void *p = mvp_large_get(16, size);
+	return p != NULL ? p : __libc_malloc(size);
 }
 
 void free(void *ptr) {
@@ -185,7 +185,7 @@ void *realloc(void *ptr, size_t size) {
 	if (q == NULL) {
 		return NULL;
 	}
-	size_t have = mvp_large[slot].size;
+	size_t have = mvp_large_size(&mvp_large[slot]);
 	memcpy(q, ptr, have < size ? have : size);
 	mvp_large_put(slot);
 	return q;
@@ -205,10 +205,7 @@ int posix_memalign(void **out, size_t alignment, size_t size) {
 		return EINVAL;
 	}
 	int saved = errno;
-	void *p = NULL;
-	if (size >= MVP_LARGE_MIN && __atomic_load_n(&mvp_large_on, __ATOMIC_RELAXED)) {
-		p = mvp_large_get(alignment, size);
-	}
+	void *p = mvp_large_get(alignment, size);
 	if (p == NULL) {
 		p = __libc_memalign(alignment, size);
 	}
@@ -221,14 +218,11 @@ int posix_memalign(void **out, size_t alignment, size_t size) {
 }
 
 void *aligned_alloc(size_t alignment, size_t size) {
-	if (size >= MVP_LARGE_MIN && alignment != 0 && (alignment & (alignment - 1)) == 0 &&
-	    __atomic_load_n(&mvp_large_on, __ATOMIC_RELAXED)) {
-		void *p = mvp_large_get(alignment, size);
-		if (p != NULL) {
-			return p;
-		}
+	void *p = NULL;
+	if (alignment != 0 && (alignment & (alignment - 1)) == 0) { // others: glibc's rounding
+		p = mvp_large_get(alignment, size);
 	}
-	return __libc_memalign(alignment, size);
+	return p != NULL ? p : __libc_memalign(alignment, size);
 }
 
 #endif // MVP_SYSTEM_MALLOC
