@@ -28,7 +28,7 @@ export-demo: export-setup build
 
 CI_TARGETS += test-export
 
-# Batch-1 decision latency at paper sizes: deployed Go policy (go backend) vs the exported ONNX file
-# in onnxruntime, in one run (BENCHMARKS.md, ## export).
+# Batch-1 decision latency at paper sizes: the deployed Go policy on the go backend and on XLA's CPU
+# plugin, and the exported ONNX file in onnxruntime, in one run (BENCHMARKS.md, ## export).
 bench-export: export-setup
-	$(EXPORT_ENV) CGO_ENABLED=1 $(GO) test -tags onnx,noxla -run '^$$' -bench 'Act' -benchtime 2s -count 3 ./mvp/deploy/
+	$(EXPORT_ENV) CGO_ENABLED=1 $(GO) test -tags onnx -run '^$$' -bench 'Act' -benchtime 2s -count 3 ./mvp/deploy/

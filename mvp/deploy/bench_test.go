@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/gomlx/compute"
 	"github.com/gomvp/gomvp/xla"
 )
 
@@ -19,11 +20,17 @@ func paperConfig() Config {
 
 // BenchmarkActGo is one batch-1 decision of the deployed policy on the go backend (default config).
 func BenchmarkActGo(b *testing.B) {
-	p := randomPolicy(&testing.T{}, paperConfig(), 1)
 	backend, err := xla.NewBackend(xla.DefaultGoConfig)
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchActOn(b, backend)
+}
+
+// benchActOn times Policy.Act at paperConfig's sizes on backend, after one warm-up call that
+// compiles the graph.
+func benchActOn(b *testing.B, backend compute.Backend) {
+	p := randomPolicy(&testing.T{}, paperConfig(), 1)
 	p.SetBackend(backend)
 	r := rand.New(rand.NewPCG(1, 1))
 	obs, noise := randn(r, p.Config.ObsDim), randn(r, p.Config.Candidates*p.Config.ChunkDim())

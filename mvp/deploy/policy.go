@@ -121,8 +121,8 @@ func (p *Policy) ActionFn() func(scope *model.Scope, obs, noise *Node) *Node {
 	}
 }
 
-// SetBackend selects the backend Act runs on (default: xla.Default(), the pure-Go backend unless
-// GOMLX_BACKEND says otherwise).
+// SetBackend selects the backend Act runs on (default: xla.Default(), that is $GOMLX_BACKEND, else
+// the fastest one found: XLA's CPU plugin where it is installed, else the go backend).
 func (p *Policy) SetBackend(b compute.Backend) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
