@@ -181,11 +181,12 @@ void *realloc(void *ptr, size_t size) {
 		mvp_large_put(slot);
 		return NULL;
 	}
+	// The old block's size, read before the new allocation takes the cache's lock.
+	size_t have = mvp_large_size(&mvp_large[slot]);
 	void *q = malloc(size);
 	if (q == NULL) {
 		return NULL;
 	}
-	size_t have = mvp_large_size(&mvp_large[slot]);
 	memcpy(q, ptr, have < size ? have : size);
 	mvp_large_put(slot);
 	return q;
