@@ -1,5 +1,5 @@
 """Checks that `mvp bench --json` ended with a JSON object holding every headline number, each
-finite and positive, and FLOP counts consistent with the reported rates."""
+finite and positive, both action decisions asked for (graph-free and graph), and FLOP counts consistent with the reported rates."""
 
 import json
 import math
@@ -27,6 +27,10 @@ def main(path):
         raise SystemExit(f"{path}: FLOP/s {u['flops_per_s']} != FLOPs × steps/s")
     if not flat["act_p99_ms"] >= flat["act_median_ms"]:
         raise SystemExit(f"{path}: p99 below median")
+    # Both decisions ran: the deployed policy's graph-free one and the graph's.
+    acts = {a["backend"]: a for a in d.get("act", [])}
+    if set(acts) != {"direct", "go:ops_sequential"} or not all(a["median_ms"] > 0 for a in acts.values()):
+        raise SystemExit(f"{path}: act results {sorted(acts)}, want direct and go:ops_sequential")
     print(f"{path}: ok ({len(KEYS)} headline numbers)")
 
 

@@ -54,7 +54,7 @@ CI_TARGETS += bench-smoke
 bench-smoke: build
 	mkdir -p $(dir $(BENCH_OUT))
 	GOMAXPROCS=2 $(BIN)/mvp bench --json --batch 8 --candidates 4 --hidden 16,16 --seconds 0.1 \
-		--act-backends 'go:ops_sequential' > $(BENCH_OUT)-smoke.json
+		--act-backends 'direct;go:ops_sequential' > $(BENCH_OUT)-smoke.json
 	python3 bench/check_smoke.py $(BENCH_OUT)-smoke.json
 	python3 -m py_compile bench/common.py bench/peer_jax.py bench/peer_torch.py bench/compare.py
 

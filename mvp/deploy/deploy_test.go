@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -137,10 +138,25 @@ func (r *reference) act(obs []float64, noise [][]float64) []float64 {
 	return best
 }
 
-// TestActMatchesFloat64Reference checks the graph against a plain-Go float64 implementation of
-// one-step generation, clipping, the critic ensemble and argmax.
+// TestActMatchesFloat64Reference checks the graph and the direct decision against a plain-Go
+// float64 implementation of one-step generation, clipping, the critic ensemble and argmax.
 func TestActMatchesFloat64Reference(t *testing.T) {
-	p := randomPolicy(t, testConfig(), 1)
+	for _, direct := range []bool{false, true} {
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) {
+			p := randomPolicy(t, testConfig(), 1)
+			if direct {
+				if err := p.UseDirect(); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				p.SetBackend(testBackend(t))
+			}
+			actMatchesReference(t, p)
+		})
+	}
+}
+
+func actMatchesReference(t *testing.T, p *Policy) {
 	c := p.Config
 	const batch = 7
 	r := rand.New(rand.NewPCG(2, 3))
@@ -168,7 +184,8 @@ func TestActMatchesFloat64Reference(t *testing.T) {
 			worst = max(worst, math.Abs(v-float64(got[b*c.ChunkDim()+j])))
 		}
 	}
-	t.Logf("max |graph − float64 reference| = %.3g", worst)
+	rt, _ := p.Runtime()
+	t.Logf("max |%s − float64 reference| = %.3g", rt, worst)
 	if worst > 1e-5 {
 		t.Errorf("action function differs from the float64 reference by %g", worst)
 	}

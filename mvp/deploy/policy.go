@@ -51,6 +51,8 @@ type Policy struct {
 	weights map[string]*tensors.Tensor
 
 	mu      sync.Mutex
+	chosen  bool    // the way of acting is decided (chooseLocked)
+	direct  *Direct // non-nil: Act computes directly, without a graph
 	backend compute.Backend
 	exec    *model.Exec
 	store   *model.Store
@@ -121,12 +123,62 @@ func (p *Policy) ActionFn() func(scope *model.Scope, obs, noise *Node) *Node {
 	}
 }
 
-// SetBackend selects the backend Act runs on (default: xla.Default(), that is $GOMLX_BACKEND, else
-// the fastest one found: XLA's CPU plugin where it is installed, else the go backend).
+// SetBackend makes Act run the action graph on b.
+//
+// Without SetBackend or UseDirect, the first Act chooses the fastest way it knows: the graph-free
+// Direct decision on a CPU with AVX-512 when neither $GOMLX_BACKEND is set nor a GPU is visible,
+// else the action graph on xla.Default() ($GOMLX_BACKEND, else the fastest backend found: CUDA
+// with a visible GPU, XLA's CPU plugin where it is installed, else the go backend).
 func (p *Policy) SetBackend(b compute.Backend) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.backend, p.exec = b, nil
+	p.backend, p.exec, p.direct, p.chosen = b, nil, nil, true
+}
+
+// UseDirect makes Act compute the decision directly (see Direct), on any CPU; it fails for a
+// policy Direct cannot compute.
+func (p *Policy) UseDirect() error {
+	d, err := p.Direct()
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.backend, p.exec, p.direct, p.chosen = nil, nil, d, true
+	return nil
+}
+
+// Runtime names how Act computes the decision: "direct" (Direct, with its kernels), or the name of
+// the graph's backend. It makes the choice Act would make if none is made yet.
+func (p *Policy) Runtime() (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.chooseLocked(); err != nil {
+		return "", err
+	}
+	if p.direct != nil {
+		return "direct (" + kernelsName() + ")", nil
+	}
+	return p.backend.Name(), nil
+}
+
+// chooseLocked decides, once, between Direct and the graph (see SetBackend).
+func (p *Policy) chooseLocked() error {
+	if !p.chosen {
+		p.chosen = true
+		if os.Getenv(compute.ConfigEnvVar) == "" && !xla.GPUVisible() && DirectAccelerated() && DirectSupported(&p.Config) == nil {
+			d, err := p.Direct()
+			if err != nil {
+				return err
+			}
+			p.direct = d
+			return nil
+		}
+	}
+	if p.direct != nil {
+		return nil
+	}
+	return p.compileLocked()
 }
 
 // Act returns the selected action chunk per observation: obs holds B·ObsDim values (row-major),
@@ -134,23 +186,17 @@ func (p *Policy) SetBackend(b compute.Backend) {
 // Acting is a pure function of (weights, obs, noise).
 func (p *Policy) Act(obs, noise []float32) ([]float32, error) {
 	c := &p.Config
-	if len(obs) == 0 || len(obs)%c.ObsDim != 0 {
-		return nil, fmt.Errorf("deploy: observation has %d values, not a positive multiple of obs_dim=%d", len(obs), c.ObsDim)
-	}
-	b := len(obs) / c.ObsDim
-	if want := b * c.Candidates * c.ChunkDim(); len(noise) != want {
-		return nil, fmt.Errorf("deploy: noise has %d values, want %d (batch %d × candidates %d × chunk %d)",
-			len(noise), want, b, c.Candidates, c.ChunkDim())
-	}
-	for i, v := range obs {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return nil, fmt.Errorf("deploy: observation value %d (row %d, feature %d) is %v", i, i/c.ObsDim, i%c.ObsDim, v)
-		}
+	b, err := c.checkActInput(obs, noise)
+	if err != nil {
+		return nil, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.compileLocked(); err != nil {
+	if err := p.chooseLocked(); err != nil {
 		return nil, err
+	}
+	if p.direct != nil {
+		return p.direct.act(b, obs, noise), nil
 	}
 	out, err := p.exec.Call(
 		tensors.FromFlatDataAndDimensions(obs, b, c.ObsDim),
@@ -174,8 +220,22 @@ func (p *Policy) ActTensor(obs, noise *tensors.Tensor) (*tensors.Tensor, error) 
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.compileLocked(); err != nil {
+	if err := p.chooseLocked(); err != nil {
 		return nil, err
+	}
+	if p.direct != nil {
+		o, err := tensors.CopyFlatData[float32](obs)
+		if err != nil {
+			return nil, fmt.Errorf("deploy: observation: %w", err)
+		}
+		n, err := tensors.CopyFlatData[float32](noise)
+		if err != nil {
+			return nil, fmt.Errorf("deploy: noise: %w", err)
+		}
+		if _, err := c.checkActInput(o, n); err != nil {
+			return nil, err
+		}
+		return tensors.FromFlatDataAndDimensions(p.direct.act(b, o, n), b, c.ChunkDim()), nil
 	}
 	out, err := p.exec.Call(obs, noise)
 	if err != nil {
