@@ -30,7 +30,10 @@ type Agent struct {
 	mu          sync.Mutex
 	updateExec  *model.Exec
 	actExec     *model.Exec
-	metricNames []string // names of the update's outputs, known once its graph is built
+	noiseExec   *model.Exec // Act's noise when it decides directly
+	metricNames []string    // names of the update's outputs, known once its graph is built
+	actMode     int         // how Act decides (SetDirectAct)
+	direct      *actDirect  // the direct decision for the current parameters
 }
 
 // Scope names of the generator and the optimizers under the root scope.
@@ -95,6 +98,11 @@ func newAgentShell(backend compute.Backend, cfg Spec) (*Agent, error) {
 		return nil, fmt.Errorf("mvp: agent %q: act executor: %w", cfg.Kind, err)
 	}
 	a.actExec.WithName("act_" + cfg.Kind)
+	a.noiseExec, err = model.NewExec(backend, a.Store, a.noiseGraph)
+	if err != nil {
+		return nil, fmt.Errorf("mvp: agent %q: act noise executor: %w", cfg.Kind, err)
+	}
+	a.noiseExec.WithName("act_noise_" + cfg.Kind)
 	return a, nil
 }
 
@@ -279,7 +287,8 @@ func checkBatchFor(b *datasets.Batch, c Spec) error {
 }
 
 // Act returns one action chunk per state for obs (B × ObsDim, flat), by generate-and-select with
-// noise drawn from rng, which it advances. Use a NewActRNG per independent stream.
+// noise drawn from rng, which it advances. Use a NewActRNG per independent stream. See SetDirectAct
+// for how the decision is computed.
 func (a *Agent) Act(obs []float32, rng *ActRNG) ([]float32, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -288,7 +297,28 @@ func (a *Agent) Act(obs []float32, rng *ActRNG) ([]float32, error) {
 		return nil, fmt.Errorf("mvp: Act got %d observation values, not a positive multiple of ObsDim=%d", len(obs), c.ObsDim)
 	}
 	b := len(obs) / c.ObsDim
-	outs, err := a.actExec.Call(tensors.FromFlatDataAndDimensions(obs, b, c.ObsDim), rng.state)
+	s := tensors.FromFlatDataAndDimensions(obs, b, c.ObsDim)
+	d, err := a.directDecisionLocked()
+	if err != nil {
+		return nil, err
+	}
+	if d != nil {
+		outs, err := a.noiseExec.Call(s, rng.state)
+		if err != nil {
+			return nil, fmt.Errorf("mvp: agent %q act noise: %w", c.Kind, err)
+		}
+		eps, err := tensors.CopyFlatData[float32](outs[0])
+		if err != nil {
+			return nil, fmt.Errorf("mvp: agent %q act noise: %w", c.Kind, err)
+		}
+		chunks, err := d.Act(obs, eps)
+		if err != nil {
+			return nil, fmt.Errorf("mvp: agent %q act: %w", c.Kind, err)
+		}
+		rng.state = outs[1]
+		return chunks, nil
+	}
+	outs, err := a.actExec.Call(s, rng.state)
 	if err != nil {
 		return nil, fmt.Errorf("mvp: agent %q act: %w", c.Kind, err)
 	}

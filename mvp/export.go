@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomvp/gomvp/mvp/deploy"
 	"github.com/gomvp/gomvp/mvp/policy"
 	"github.com/gomvp/gomvp/xla"
@@ -15,6 +16,27 @@ import (
 // under deploy's names, the architecture and the action box. The target critic, optimizer state
 // and RNG are left out. The weights are copied, so the agent can keep training.
 func (a *Agent) ExportPolicy() (*deploy.Policy, error) {
+	cfg, vars, err := a.policyVariables()
+	if err != nil {
+		return nil, err
+	}
+	weights := map[string]*tensors.Tensor{}
+	for name, v := range vars {
+		t, err := v.Value()
+		if err == nil {
+			t, err = t.LocalClone()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mvp: agent %q: variable %s: %w", a.Spec.Kind, v.Path(), err)
+		}
+		weights[name] = t
+	}
+	return deploy.New(cfg, weights)
+}
+
+// policyVariables returns the deployed policy's config and, under deploy's weight names, the
+// agent's variables that hold its weights.
+func (a *Agent) policyVariables() (deploy.Config, map[string]*model.Variable, error) {
 	c := a.Spec
 	g := c.Generator
 	cfg := deploy.Config{
@@ -32,40 +54,33 @@ func (a *Agent) ExportPolicy() (*deploy.Policy, error) {
 	case policy.Regression:
 		actorPrefix += "/policy"
 	default:
-		return nil, fmt.Errorf("mvp: agent %q: generator type %q has no deployable form (%s, %s and %s do)",
+		return cfg, nil, fmt.Errorf("mvp: agent %q: generator type %q has no deployable form (%s, %s and %s do)",
 			c.Kind, g.Type, policy.MeanFlow, policy.Flow, policy.Regression)
 	}
 	m, err := g.mlp()
 	if err != nil {
-		return nil, fmt.Errorf("mvp: agent %q: %w", c.Kind, err)
+		return cfg, nil, fmt.Errorf("mvp: agent %q: %w", c.Kind, err)
 	}
 	cfg.Generator.Net = mlpToDeploy(m)
 	if c.UseCritic && c.Candidates > 1 {
 		cfg.Critic = &deploy.CriticConfig{Ensemble: c.Critic.Ensemble, Net: mlpToDeploy(c.Critic.mlp())}
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("mvp: agent %q: %w", c.Kind, err)
+		return cfg, nil, fmt.Errorf("mvp: agent %q: %w", c.Kind, err)
 	}
-	weights := map[string]*tensors.Tensor{}
+	vars := map[string]*model.Variable{}
 	for name := range cfg.WeightShapes() {
 		path, err := trainingPath(name, actorPrefix)
 		if err != nil {
-			return nil, err
+			return cfg, nil, err
 		}
 		v := a.Store.GetVariable(path)
 		if v == nil {
-			return nil, fmt.Errorf("mvp: agent %q has no variable %s (for the policy's %s): was it initialised?", c.Kind, path, name)
+			return cfg, nil, fmt.Errorf("mvp: agent %q has no variable %s (for the policy's %s): was it initialised?", c.Kind, path, name)
 		}
-		t, err := v.Value()
-		if err == nil {
-			t, err = t.LocalClone()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("mvp: agent %q: variable %s: %w", c.Kind, path, err)
-		}
-		weights[name] = t
+		vars[name] = v
 	}
-	return deploy.New(cfg, weights)
+	return cfg, vars, nil
 }
 
 // PolicyFromCheckpoint rebuilds the agent saved in ck from its spec (on the pure-Go backend) and

@@ -123,8 +123,10 @@ type ActResult struct {
 }
 
 // BenchAct builds an MVP agent on backend and times Agent.Act on states states at once (N
-// candidates each, critic scoring, argmax, noise drawn in the graph) for about minTime after a
-// warm-up. states = 1 is the latency of acting in one environment.
+// candidates each, critic scoring, argmax, noise drawn in a graph from the ActRNG) for about
+// minTime after a warm-up. states = 1 is the latency of acting in one environment. The decision
+// runs on the agent's action graph, or directly when name is DirectActName (the noise graph still
+// runs on backend).
 func BenchAct(backend compute.Backend, name string, s Sizes, states int, minTime time.Duration) (ActResult, error) {
 	cfg, err := s.Spec(mvp.KindMVP)
 	if err != nil {
@@ -133,6 +135,9 @@ func BenchAct(backend compute.Backend, name string, s Sizes, states int, minTime
 	agent, err := mvp.NewAgent(backend, cfg)
 	if err != nil {
 		return ActResult{}, fmt.Errorf("perf: act agent on %s: %w", name, err)
+	}
+	if err := agent.SetDirectAct(name == DirectActName); err != nil {
+		return ActResult{}, fmt.Errorf("perf: act %s: %w", name, err)
 	}
 	if states < 1 || states > cfg.BatchSize {
 		return ActResult{}, fmt.Errorf("perf: act on %d states, want 1…%d", states, cfg.BatchSize)
@@ -150,49 +155,7 @@ func BenchAct(backend compute.Backend, name string, s Sizes, states int, minTime
 	return r, nil
 }
 
-// DirectActName is the name BenchAct results of the graph-free decision carry (deploy.Direct).
+// DirectActName is the act "backend" of the graph-free decision (Agent.SetDirectAct(true)).
 const DirectActName = "direct"
-
-// BenchActDirect is BenchAct for the deployed policy's graph-free decision: it builds the same MVP
-// agent on backend, exports its policy and times deploy.Direct.Act, drawing the N·h·ActDim normal
-// noise values on the host inside the timed call, as the graph draws its own.
-func BenchActDirect(backend compute.Backend, s Sizes, states int, minTime time.Duration) (ActResult, error) {
-	cfg, err := s.Spec(mvp.KindMVP)
-	if err != nil {
-		return ActResult{}, fmt.Errorf("perf: %w", err)
-	}
-	if states < 1 || states > cfg.BatchSize {
-		return ActResult{}, fmt.Errorf("perf: act on %d states, want 1…%d", states, cfg.BatchSize)
-	}
-	agent, err := mvp.NewAgent(backend, cfg)
-	if err != nil {
-		return ActResult{}, fmt.Errorf("perf: act agent: %w", err)
-	}
-	p, err := agent.ExportPolicy()
-	if err != nil {
-		return ActResult{}, fmt.Errorf("perf: %w", err)
-	}
-	d, err := p.Direct()
-	if err != nil {
-		return ActResult{}, fmt.Errorf("perf: %w", err)
-	}
-	obs := RandomBatch(cfg, 11).Observations[:states*cfg.ObsDim]
-	rng := rand.New(rand.NewPCG(3, 0))
-	noise := make([]float32, states*cfg.Candidates*cfg.ChunkDim())
-	t, err := TimeLoop(func() error {
-		for i := range noise {
-			noise[i] = float32(rng.NormFloat64())
-		}
-		_, err := d.Act(obs, noise)
-		return err
-	}, 20, 200, minTime)
-	if err != nil {
-		return ActResult{}, fmt.Errorf("perf: direct act: %w", err)
-	}
-	r := ActResult{Backend: DirectActName, MedianMs: ms(t.Median()), P99Ms: ms(t.Percentile(99)), Iters: len(t.Durations),
-		CPUMs: ms(t.CPUPerCall()), FLOPs: float64(states) * s.ActFLOPs(), States: states}
-	r.FLOPsPerSec = r.FLOPs / t.Median().Seconds()
-	return r, nil
-}
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
