@@ -4,10 +4,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/gomlx/compute/shapes"
-	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads like the math
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomvp/gomvp/mvp/deploy"
 	"github.com/gomvp/gomvp/xla"
 )
@@ -28,9 +25,8 @@ type actDirect struct {
 // SetDirectAct chooses how Act computes a decision: directly (deploy.Direct, the decision the
 // exported policy makes) when on, with the agent's action graph when off. By default Act computes
 // directly where deploy.DirectAccelerated and no GPU is visible, for every generator with a
-// deployable form. Both ways draw the same noise from the ActRNG stream and compute the same
-// function; they differ by float32 rounding (so a near tie between two candidates may go either
-// way), and each is deterministic.
+// deployable form. Both ways compute the same function of the noise (to float32 rounding) and are
+// deterministic; they draw their noise from the ActRNG differently (see ActRNG.Normal).
 func (a *Agent) SetDirectAct(on bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -69,18 +65,24 @@ func (a *Agent) directDecisionLocked() (*deploy.Direct, error) {
 	if a.actMode != actDirectly {
 		return nil, nil
 	}
-	_, vars, err := a.policyVariables()
-	if err != nil {
-		return nil, err
+	if a.directVars == nil {
+		_, vars, err := a.policyVariables()
+		if err != nil {
+			return nil, err
+		}
+		names := make([]string, 0, len(vars))
+		for name := range vars {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			a.directVars = append(a.directVars, vars[name])
+		}
 	}
-	names := make([]string, 0, len(vars))
-	for name := range vars {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	values := make([]*tensors.Tensor, len(names))
-	for i, name := range names {
-		if values[i], err = vars[name].Value(); err != nil {
+	values := make([]*tensors.Tensor, len(a.directVars))
+	for i, v := range a.directVars {
+		var err error
+		if values[i], err = v.Value(); err != nil {
 			return nil, fmt.Errorf("mvp: agent %q: %w", a.Spec.Kind, err)
 		}
 	}
@@ -109,12 +111,4 @@ func equalPointers(x, y []*tensors.Tensor) bool {
 		}
 	}
 	return true
-}
-
-// noiseGraph draws the noise of a decision on states s [B, ObsDim] exactly as actGraph does, and
-// the advanced RNG state.
-func (a *Agent) noiseGraph(_ *model.Scope, s, rng *Node) (*Node, *Node) {
-	c := a.Spec
-	rng, eps := xla.Normal(rng, shapes.Make(s.DType(), s.Shape().Dim(0)*c.Candidates, c.ChunkDim()))
-	return eps, rng
 }

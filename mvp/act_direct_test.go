@@ -12,35 +12,51 @@ import (
 	"github.com/gomvp/gomvp/xla"
 )
 
-// TestActDirectMatchesGraph checks that Act decides the same way directly and on the agent's
-// graph, from the same ActRNG stream, for each deployable kind, and that the direct decision
-// follows the parameters through an update.
+// TestActDirectMatchesGraph checks that Act's direct decision is the action graph's decision on
+// the noise ActRNG.Normal draws, for each deployable kind, call after call of one stream, and that
+// it follows the parameters through an update.
 func TestActDirectMatchesGraph(t *testing.T) {
 	for _, kind := range []string{KindMVP, KindQC, KindBC} {
 		t.Run(kind, func(t *testing.T) {
 			a := smallTrainedAgent(t, kind)
+			if err := a.SetDirectAct(true); err != nil {
+				t.Fatal(err)
+			}
 			c := a.Spec
 			r := rand.New(rand.NewPCG(4, 4))
 			obs := randn(r, 5*c.ObsDim)
 			compare := func(when string) []float32 {
 				t.Helper()
-				var got [2][]float32
-				for i, direct := range []bool{true, false} {
-					if err := a.SetDirectAct(direct); err != nil {
+				p, err := a.ExportPolicy()
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.SetBackend(a.Backend)
+				actRNG, noiseRNG := NewActRNG(6), NewActRNG(6)
+				var first []float32
+				for call := range 3 {
+					got, err := a.Act(obs, actRNG)
+					if err != nil {
 						t.Fatal(err)
 					}
-					rng := NewActRNG(6)
-					for range 2 { // the second call checks that both advance the stream alike
-						var err error
-						if got[i], err = a.Act(obs, rng); err != nil {
-							t.Fatal(err)
-						}
+					noise, err := noiseRNG.Normal(5 * c.Candidates * c.ChunkDim())
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, err := p.Act(obs, noise)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if d := maxDiff(got, want); d > 1e-5 {
+						t.Fatalf("%s, call %d: direct Act and the action graph differ by %g", when, call, d)
+					}
+					if call == 0 {
+						first = got
+					} else if kind != KindBC && maxDiff(got, first) == 0 { // BC ignores the noise
+						t.Fatalf("%s: call %d repeated the first decision: the stream did not advance", when, call)
 					}
 				}
-				if d := maxDiff(got[0], got[1]); d > 1e-5 {
-					t.Fatalf("%s: direct and graph decisions differ by %g", when, d)
-				}
-				return got[0]
+				return first
 			}
 			before := compare("trained agent")
 			n := c.BatchSize
@@ -48,14 +64,46 @@ func TestActDirectMatchesGraph(t *testing.T) {
 				Rewards: randn(r, n), NextObservations: randn(r, n*c.ObsDim), Masks: ones(n), Valid: ones(n * c.Horizon)}); err != nil {
 				t.Fatal(err)
 			}
-			if err := a.SetDirectAct(true); err != nil {
-				t.Fatal(err)
-			}
 			after := compare("after one more update")
 			if maxDiff(before, after) == 0 {
 				t.Error("the update did not change the direct decision: stale weights")
 			}
 		})
+	}
+}
+
+// TestActRNGNormal checks the host noise stream: seeded, advancing, standard normal, and carried
+// by MarshalBinary.
+func TestActRNGNormal(t *testing.T) {
+	x, _ := NewActRNG(1).Normal(4000)
+	y, _ := NewActRNG(1).Normal(4000)
+	z, _ := NewActRNG(2).Normal(4000)
+	if maxDiff(x, y) != 0 || maxDiff(x, z) == 0 {
+		t.Fatal("Normal is not a function of the seed")
+	}
+	var mean, sq float64
+	for _, v := range x {
+		mean += float64(v)
+		sq += float64(v) * float64(v)
+	}
+	mean /= float64(len(x))
+	if sd := math.Sqrt(sq/float64(len(x)) - mean*mean); math.Abs(mean) > 0.06 || math.Abs(sd-1) > 0.05 {
+		t.Errorf("4000 draws: mean %.3f, sd %.3f; want about 0 and 1", mean, sd)
+	}
+	r := NewActRNG(3)
+	r.Normal(10)
+	state, err := r.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resumed ActRNG
+	if err := resumed.UnmarshalBinary(state); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := r.Normal(50)
+	v, _ := resumed.Normal(50)
+	if maxDiff(u, v) != 0 {
+		t.Error("a restored stream draws other values")
 	}
 }
 

@@ -1,8 +1,10 @@
 package mvp
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"sync"
 
@@ -30,10 +32,10 @@ type Agent struct {
 	mu          sync.Mutex
 	updateExec  *model.Exec
 	actExec     *model.Exec
-	noiseExec   *model.Exec // Act's noise when it decides directly
-	metricNames []string    // names of the update's outputs, known once its graph is built
-	actMode     int         // how Act decides (SetDirectAct)
-	direct      *actDirect  // the direct decision for the current parameters
+	metricNames []string          // names of the update's outputs, known once its graph is built
+	actMode     int               // how Act decides (SetDirectAct)
+	direct      *actDirect        // the direct decision for the current parameters
+	directVars  []*model.Variable // the policy's variables, in sorted weight-name order
 }
 
 // Scope names of the generator and the optimizers under the root scope.
@@ -98,11 +100,6 @@ func newAgentShell(backend compute.Backend, cfg Spec) (*Agent, error) {
 		return nil, fmt.Errorf("mvp: agent %q: act executor: %w", cfg.Kind, err)
 	}
 	a.actExec.WithName("act_" + cfg.Kind)
-	a.noiseExec, err = model.NewExec(backend, a.Store, a.noiseGraph)
-	if err != nil {
-		return nil, fmt.Errorf("mvp: agent %q: act noise executor: %w", cfg.Kind, err)
-	}
-	a.noiseExec.WithName("act_noise_" + cfg.Kind)
 	return a, nil
 }
 
@@ -303,19 +300,16 @@ func (a *Agent) Act(obs []float32, rng *ActRNG) ([]float32, error) {
 		return nil, err
 	}
 	if d != nil {
-		outs, err := a.noiseExec.Call(s, rng.state)
-		if err != nil {
-			return nil, fmt.Errorf("mvp: agent %q act noise: %w", c.Kind, err)
-		}
-		eps, err := tensors.CopyFlatData[float32](outs[0])
-		if err != nil {
-			return nil, fmt.Errorf("mvp: agent %q act noise: %w", c.Kind, err)
-		}
-		chunks, err := d.Act(obs, eps)
+		saved := rng.state
+		eps, err := rng.Normal(b * c.Candidates * c.ChunkDim())
 		if err != nil {
 			return nil, fmt.Errorf("mvp: agent %q act: %w", c.Kind, err)
 		}
-		rng.state = outs[1]
+		chunks, err := d.Act(obs, eps)
+		if err != nil {
+			rng.state = saved // a refused decision draws nothing
+			return nil, fmt.Errorf("mvp: agent %q act: %w", c.Kind, err)
+		}
 		return chunks, nil
 	}
 	outs, err := a.actExec.Call(s, rng.state)
@@ -326,8 +320,40 @@ func (a *Agent) Act(obs []float32, rng *ActRNG) ([]float32, error) {
 	return tensors.MustCopyFlatData[float32](outs[0]), nil
 }
 
-// ActRNG is the random stream of Act calls.
+// ActRNG is the random stream of Act calls. Its state is the graph's RNG state (graph.RNGStateShape):
+// a decision on the graph draws its noise with XLA's bit generator, a direct one with Normal.
 type ActRNG struct{ state *tensors.Tensor }
+
+// Normal draws n standard normal values on the host and advances the stream: the noise of a
+// decision Act computes directly (row b·N+i, of h·ActDim values, is candidate i of state b), and a
+// seeded noise source for deploy.Policy.Act. The state's words seed a PCG generator, which draws
+// the values and then the next state, so the stream is deterministic and survives MarshalBinary.
+// It is not the graph's generator: the same state gives other values than a graph decision draws.
+func (r *ActRNG) Normal(n int) ([]float32, error) {
+	var w [3]uint64
+	if err := r.state.ConstBytes(func(b []byte) {
+		for i := range w {
+			w[i] = binary.LittleEndian.Uint64(b[8*i:])
+		}
+	}); err != nil {
+		return nil, fmt.Errorf("mvp: action RNG state: %w", err)
+	}
+	g := rand.New(rand.NewPCG(w[0], w[1]^w[2]))
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = float32(g.NormFloat64())
+	}
+	next := tensors.FromShape(RNGStateShape)
+	if err := next.MutableBytes(func(b []byte) {
+		for i := range w {
+			binary.LittleEndian.PutUint64(b[8*i:], g.Uint64())
+		}
+	}); err != nil {
+		return nil, fmt.Errorf("mvp: action RNG state: %w", err)
+	}
+	r.state = next
+	return out, nil
+}
 
 // NewActRNG returns a stream seeded with seed.
 func NewActRNG(seed int64) *ActRNG {

@@ -160,6 +160,10 @@ func TestCheckpointV1Loads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// act.txt holds the graph's decision, with the noise the graph draws from the ActRNG.
+	if err := a.SetDirectAct(false); err != nil {
+		t.Fatal(err)
+	}
 	got, err := a.Act([]float32{0.1, 0.2, 0.3}, NewActRNG(3))
 	if err != nil {
 		t.Fatal(err)
