@@ -17,8 +17,9 @@ import (
 // Direct computes a policy's action function (ActionGraph) in Go, without building a graph: the
 // batch-1 latency path of a robot's control loop. Its dense layers, GELU and LayerNorm run as
 // AVX-512 assembly on CPUs that have it (kernels.HasAsm); elsewhere as plain Go loops, correct but
-// slower than the graph. The candidate rows are split over SetThreads goroutines, each running the
-// generator and the critics on its rows, so a decision synchronises once.
+// slower than the graph. SetThreads goroutines share a decision: the generator's layers by output
+// columns and the critic ensemble by member, so that each core streams only part of the weights
+// (which, past the L2 cache, bound a batch-1 decision); they meet at a spinning barrier per layer.
 //
 // It computes what ActionGraph computes, operation for operation (generate, clip, ensemble-mean
 // score, argmax, action de-normalisation), in float32; the results agree with the graph's to
