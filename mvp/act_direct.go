@@ -6,7 +6,6 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomvp/gomvp/mvp/deploy"
-	"github.com/gomvp/gomvp/xla"
 )
 
 // How Act computes its decision (SetDirectAct).
@@ -25,7 +24,7 @@ type actDirect struct {
 // SetDirectAct chooses how Act computes a decision: directly (deploy.Direct, the decision the
 // exported policy makes) when on, with the agent's action graph when off. By default Act computes
 // directly where deploy.DirectAccelerated and no GPU is visible, for every generator with a
-// deployable form. Both ways compute the same function of the noise (to float32 rounding) and are
+// deployable form; $MVP_DIRECT=0 or 1 changes that default (deploy.DirectEnv). Both ways compute the same function of the noise (to float32 rounding) and are
 // deterministic; they draw their noise from the ActRNG differently (see ActRNG.Normal).
 func (a *Agent) SetDirectAct(on bool) error {
 	a.mu.Lock()
@@ -56,7 +55,7 @@ func (a *Agent) DecidesDirectly() (bool, error) {
 func (a *Agent) directDecisionLocked() (*deploy.Direct, error) {
 	if a.actMode == actUndecided {
 		a.actMode = actOnGraph
-		if deploy.DirectAccelerated() && !xla.GPUVisible() {
+		if deploy.DirectByDefault(false) {
 			if cfg, _, err := a.policyVariables(); err == nil && deploy.DirectSupported(&cfg) == nil {
 				a.actMode = actDirectly
 			}

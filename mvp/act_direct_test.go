@@ -108,8 +108,10 @@ func TestActRNGNormal(t *testing.T) {
 }
 
 // TestActDirectDefault checks the default: direct where deploy's kernels are accelerated and no
-// GPU is visible, the graph for a generator without a deployable form.
+// GPU is visible, as $MVP_DIRECT says when set, and the graph for a generator without a deployable
+// form.
 func TestActDirectDefault(t *testing.T) {
+	t.Setenv(deploy.DirectEnv, "")
 	a := smallTrainedAgent(t, KindMVP)
 	direct, err := a.DecidesDirectly()
 	if err != nil {
@@ -118,6 +120,13 @@ func TestActDirectDefault(t *testing.T) {
 	if want := deploy.DirectAccelerated() && !xla.GPUVisible(); direct != want {
 		t.Errorf("direct by default: %v, want %v", direct, want)
 	}
+	for env, want := range map[string]bool{"0": false, "1": true} {
+		t.Setenv(deploy.DirectEnv, env)
+		if got, err := smallTrainedAgent(t, KindMVP).DecidesDirectly(); err != nil || got != want {
+			t.Errorf("$MVP_DIRECT=%s: decides directly %v (%v), want %v", env, got, err, want)
+		}
+	}
+	t.Setenv(deploy.DirectEnv, "")
 	fql := smallTrainedAgent(t, KindFQL)
 	if err := fql.SetDirectAct(true); err == nil || !strings.Contains(err.Error(), "no deployable form") {
 		t.Errorf("FQL SetDirectAct(true): %v, want an error saying it has no deployable form", err)

@@ -3,6 +3,7 @@ package deploy
 import (
 	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gomvp/gomvp/mvp/deploy/internal/kernels"
 	"github.com/gomvp/gomvp/mvp/policy"
+	"github.com/gomvp/gomvp/xla"
 )
 
 // Direct computes a policy's action function (ActionGraph) in Go, without building a graph: the
@@ -173,6 +175,25 @@ func (d *Direct) act(b int, obs, noise []float32) []float32 {
 		}
 	}
 	return out
+}
+
+// DirectEnv names the environment variable that overrides where decisions run by default, for
+// Policy.Act and mvp's Agent.Act alike: "0" keeps them on the graph, "1" computes them directly
+// (with Go loops where the kernels are not accelerated). Explicit choices in code (SetBackend,
+// UseDirect, SetDirectAct) still win.
+const DirectEnv = "MVP_DIRECT"
+
+// DirectByDefault reports whether a decision runs directly when the code has not chosen: as
+// $MVP_DIRECT says, else where Direct is accelerated, no GPU is visible and graphAskedFor (a
+// backend asked for through the environment) is false.
+func DirectByDefault(graphAskedFor bool) bool {
+	switch os.Getenv(DirectEnv) {
+	case "0":
+		return false
+	case "1":
+		return true
+	}
+	return !graphAskedFor && DirectAccelerated() && !xla.GPUVisible()
 }
 
 // DirectAccelerated reports whether Direct runs its AVX-512 kernels on this CPU (and so beats the

@@ -26,9 +26,10 @@ func testBackend(t *testing.T) compute.Backend {
 }
 
 // TestRuntimeChoice checks how a policy chooses to act: directly on an AVX-512 CPU unless a backend
-// is asked for ($GOMLX_BACKEND or SetBackend); UseDirect anywhere.
+// is asked for ($GOMLX_BACKEND or SetBackend); UseDirect anywhere; $MVP_DIRECT over the default.
 func TestRuntimeChoice(t *testing.T) {
 	t.Setenv("GOMLX_BACKEND", "")
+	t.Setenv(DirectEnv, "")
 	p := randomPolicy(t, testConfig(), 1)
 	rt, err := p.Runtime()
 	if err != nil {
@@ -50,6 +51,15 @@ func TestRuntimeChoice(t *testing.T) {
 	t.Setenv("GOMLX_BACKEND", xla.DefaultGoConfig)
 	if rt, _ := randomPolicy(t, testConfig(), 1).Runtime(); strings.HasPrefix(rt, "direct") {
 		t.Errorf("with $GOMLX_BACKEND set the runtime is %q, want that backend", rt)
+	}
+	t.Setenv(DirectEnv, "1") // $MVP_DIRECT=1 decides directly even so
+	if rt, _ := randomPolicy(t, testConfig(), 1).Runtime(); !strings.HasPrefix(rt, "direct") {
+		t.Errorf("with $MVP_DIRECT=1 the runtime is %q", rt)
+	}
+	t.Setenv("GOMLX_BACKEND", "")
+	t.Setenv(DirectEnv, "0")
+	if rt, _ := randomPolicy(t, testConfig(), 1).Runtime(); strings.HasPrefix(rt, "direct") {
+		t.Errorf("with $MVP_DIRECT=0 the runtime is %q, want the graph's backend", rt)
 	}
 }
 

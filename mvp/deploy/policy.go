@@ -126,8 +126,8 @@ func (p *Policy) ActionFn() func(scope *model.Scope, obs, noise *Node) *Node {
 // SetBackend makes Act run the action graph on b.
 //
 // Without SetBackend or UseDirect, the first Act chooses the fastest way it knows: the graph-free
-// Direct decision on a CPU with AVX-512 when neither $GOMLX_BACKEND is set nor a GPU is visible,
-// else the action graph on xla.Default() ($GOMLX_BACKEND, else the fastest backend found: CUDA
+// Direct decision on a CPU with AVX-512 when neither $GOMLX_BACKEND is set nor a GPU is visible
+// ($MVP_DIRECT=0 or 1 overrides this, see DirectEnv), else the action graph on xla.Default() ($GOMLX_BACKEND, else the fastest backend found: CUDA
 // with a visible GPU, XLA's CPU plugin where it is installed, else the go backend).
 func (p *Policy) SetBackend(b compute.Backend) {
 	p.mu.Lock()
@@ -166,7 +166,7 @@ func (p *Policy) Runtime() (string, error) {
 func (p *Policy) chooseLocked() error {
 	if !p.chosen {
 		p.chosen = true
-		if os.Getenv(compute.ConfigEnvVar) == "" && !xla.GPUVisible() && DirectAccelerated() && DirectSupported(&p.Config) == nil {
+		if DirectByDefault(os.Getenv(compute.ConfigEnvVar) != "") && DirectSupported(&p.Config) == nil {
 			d, err := p.Direct()
 			if err != nil {
 				return err
