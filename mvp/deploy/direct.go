@@ -230,15 +230,15 @@ func (c *Config) checkActInput(obs, noise []float32) (int, error) {
 // output columns and the critic ensemble by members, and meet at a barrier between layers. Row j
 // of the rows·chunk candidates is candidate j mod perState of state j / perState.
 type team struct {
-	d                *Direct
-	n                int
-	bar              barrier
-	rows, padded     int
-	perState         int
-	s, noise         []float32
-	cand             []float32   // [rows, chunk]: the clipped candidates
-	qs               [][]float32 // [ensemble][rows]: each critic's scores
-	x, critX, h0, h1 []float32   // the generator's input and hidden rows, the critics' input
+	d            *Direct
+	n            int
+	bar          barrier
+	rows, padded int
+	perState     int
+	s, noise     []float32
+	cand         []float32   // [rows, chunk]: the clipped candidates
+	qs           [][]float32 // [ensemble][rows]: each critic's scores
+	x, critX     []float32   // the generator's and the critics' input rows
 }
 
 // work is worker w's part of the decision: sample (policy.Sample), clip, score (qMean).
@@ -331,7 +331,9 @@ func (tm *team) work(w int) {
 	}
 	tm.bar.wait()
 	for e := w; e < len(d.critics); e += tm.n {
-		out, ld := d.critics[e].apply(d.scratch[w], tm.critX, in, tm.padded)
+		critic := &d.critics[e]
+		critic.reserve(d.scratch[w], tm.padded)
+		out, ld := critic.forward(d.scratch[w], tm.critX, in, tm.padded, 0, 1, func() {})
 		for r := range tm.rows {
 			tm.qs[e][r] = out[r*ld]
 		}
@@ -339,52 +341,14 @@ func (tm *team) work(w int) {
 }
 
 // generator runs the generator's network on tm.x, every worker computing its share of each
-// layer's output panels, and returns the output rows and their stride (valid after the last
-// barrier, until the next call).
+// layer, and returns the output rows and their stride (valid until the next call).
 func (tm *team) generator(w int) ([]float32, int) {
 	m := &tm.d.actor
-	tm.bar.wait() // tm.x is written
-	cur, ld := tm.x, m.in
-	share := func(dense *kernels.Dense) (int, int) {
-		p := dense.Panels()
-		return w * p / tm.n, (w + 1) * p / tm.n
-	}
-	for i, l := range m.hidden {
-		buf := &tm.d.shared.h0
-		if i%2 == 1 {
-			buf = &tm.d.shared.h1
-		}
-		if w == 0 {
-			grow(buf, tm.padded*l.dense.OutPad)
-		}
-		tm.bar.wait() // the buffer exists
-		y, ldy := *buf, l.dense.OutPad
-		p0, p1 := share(l.dense)
-		l.dense.ApplyPanels(y, ldy, cur, ld, tm.padded, p0, p1)
-		for r := range tm.padded {
-			m.activate(y[r*ldy+p0*kernels.PanelWidth : r*ldy+p1*kernels.PanelWidth])
-		}
-		tm.bar.wait() // every column of the layer is done
-		if l.gain != nil {
-			for r := w * tm.padded / tm.n; r < (w+1)*tm.padded/tm.n; r++ {
-				kernels.LayerNorm(y[r*ldy:r*ldy+l.dense.Out], l.gain, l.offset, m.eps)
-			}
-			tm.bar.wait()
-		}
-		cur, ld = y, ldy
-	}
-	buf := &tm.d.shared.h0
-	if len(m.hidden)%2 == 1 {
-		buf = &tm.d.shared.h1
-	}
 	if w == 0 {
-		grow(buf, tm.padded*m.out.OutPad)
+		m.reserve(&tm.d.shared, tm.padded)
 	}
-	tm.bar.wait()
-	p0, p1 := share(m.out)
-	m.out.ApplyPanels(*buf, m.out.OutPad, cur, ld, tm.padded, p0, p1)
-	tm.bar.wait()
-	return *buf, m.out.OutPad
+	tm.bar.wait() // tm.x is written, the buffers exist
+	return m.forward(&tm.d.shared, tm.x, m.in, tm.padded, w, tm.n, tm.bar.wait)
 }
 
 // barrier is a spinning barrier for the workers of one decision: a layer takes tens of
@@ -439,6 +403,7 @@ type directMLP struct {
 	act    activation.Type
 	eps    float32
 	out    *kernels.Dense
+	maxPad int // the widest layer output (OutPad): the size of a hidden buffer's row
 }
 
 type directLayer struct {
@@ -478,7 +443,7 @@ func newDirectMLP(w map[string]*tensors.Tensor, prefix string, m *MLPConfig, in,
 		return kernels.NewDense(wt, bs, in, out), nil
 	}
 	for i, width := range m.Widths {
-		p := fmt.Sprintf("%s/layer_%d/", prefix, i)
+		p := layerPrefix(prefix, i)
 		l := directLayer{}
 		if l.dense, err = dense(p, in, width); err != nil {
 			return directMLP{}, err
@@ -494,42 +459,62 @@ func newDirectMLP(w map[string]*tensors.Tensor, prefix string, m *MLPConfig, in,
 		net.hidden = append(net.hidden, l)
 		in = width
 	}
-	if net.out, err = dense(prefix+"/output/", in, out); err != nil {
+	if net.out, err = dense(outputPrefix(prefix), in, out); err != nil {
 		return directMLP{}, err
+	}
+	net.maxPad = net.out.OutPad
+	for _, l := range net.hidden {
+		net.maxPad = max(net.maxPad, l.dense.OutPad)
 	}
 	return net, nil
 }
 
-// apply runs the network on rows of x ([rows, ldx], rows a multiple of kernels.RowBlock) and
-// returns the output rows and their stride; the result lives in sc until the next apply.
-func (m *directMLP) apply(sc *directScratch, x []float32, ldx, rows int) ([]float32, int) {
-	cur, ld := x, ldx
-	for i, l := range m.hidden {
-		buf := &sc.h0
-		if i%2 == 1 {
-			buf = &sc.h1
-		}
-		y := grow(buf, rows*l.dense.OutPad)
-		l.dense.Apply(y, l.dense.OutPad, cur, ld, rows)
-		m.activate(y)
-		if l.gain != nil {
-			for r := range rows {
-				kernels.LayerNorm(y[r*l.dense.OutPad:r*l.dense.OutPad+l.dense.Out], l.gain, l.offset, m.eps)
-			}
-		}
-		cur, ld = y, l.dense.OutPad
+// reserve sizes sc's hidden buffers for forward on rows rows.
+func (m *directMLP) reserve(sc *directScratch, rows int) {
+	for i := range sc.h {
+		grow(&sc.h[i], rows*m.maxPad)
 	}
-	buf := &sc.h0
-	if len(m.hidden)%2 == 1 {
-		buf = &sc.h1
-	}
-	m.out.Apply(grow(buf, rows*m.out.OutPad), m.out.OutPad, cur, ld, rows)
-	return *buf, m.out.OutPad
 }
 
-// directScratch holds buffers that grow to the largest decision seen.
+// forward runs the network on rows of x ([rows, ldx], rows a multiple of kernels.RowBlock) as
+// worker w of n: it computes its share of each layer's output panels and of the LayerNorm rows
+// into sc's buffers (sized by reserve), and calls sync wherever the next step reads the other
+// workers' results (n = 1: the whole network, sync a no-op). It returns the output rows and their
+// stride; they live in sc until the next forward.
+func (m *directMLP) forward(sc *directScratch, x []float32, ldx, rows, w, n int, sync func()) ([]float32, int) {
+	share := func(dense *kernels.Dense) (int, int) {
+		p := dense.Panels()
+		return w * p / n, (w + 1) * p / n
+	}
+	cur, ld := x, ldx
+	for i, l := range m.hidden {
+		y, ldy := sc.h[i%2][:rows*l.dense.OutPad], l.dense.OutPad
+		p0, p1 := share(l.dense)
+		l.dense.ApplyPanels(y, ldy, cur, ld, rows, p0, p1)
+		for r := range rows {
+			m.activate(y[r*ldy+p0*kernels.PanelWidth : r*ldy+p1*kernels.PanelWidth])
+		}
+		sync() // every column of the layer is done
+		if l.gain != nil {
+			for r := w * rows / n; r < (w+1)*rows/n; r++ {
+				kernels.LayerNorm(y[r*ldy:r*ldy+l.dense.Out], l.gain, l.offset, m.eps)
+			}
+			sync()
+		}
+		cur, ld = y, ldy
+	}
+	y := sc.h[len(m.hidden)%2][:rows*m.out.OutPad]
+	p0, p1 := share(m.out)
+	m.out.ApplyPanels(y, m.out.OutPad, cur, ld, rows, p0, p1)
+	sync()
+	return y, m.out.OutPad
+}
+
+// directScratch holds buffers that grow to the largest decision seen: the inputs (in the shared
+// scratch) and the two hidden buffers forward alternates between.
 type directScratch struct {
-	x, critX, h0, h1 []float32
+	x, critX []float32
+	h        [2][]float32
 }
 
 // grow resizes *buf to n values, reallocating only when it is too small, and returns it.

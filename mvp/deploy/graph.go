@@ -22,6 +22,11 @@ const (
 	CriticPrefix = "critic"
 )
 
+// layerPrefix and outputPrefix name the weights of a network's hidden layer i and of its output
+// layer, under the network's prefix.
+func layerPrefix(network string, i int) string { return fmt.Sprintf("%s/layer_%d/", network, i) }
+func outputPrefix(network string) string       { return network + "/output/" }
+
 // CriticMemberPrefix is the weight prefix of ensemble member i.
 func CriticMemberPrefix(i int) string { return fmt.Sprintf("%s/q%d", CriticPrefix, i) }
 
@@ -45,7 +50,7 @@ func (c *Config) WeightShapes() map[string][]int {
 
 func mlpShapes(w map[string][]int, prefix string, m *MLPConfig, in, out int) {
 	for i, width := range m.Widths {
-		p := fmt.Sprintf("%s/layer_%d/", prefix, i)
+		p := layerPrefix(prefix, i)
 		w[p+"weights"] = []int{in, width}
 		w[p+"biases"] = []int{width}
 		if m.LayerNorm {
@@ -54,8 +59,8 @@ func mlpShapes(w map[string][]int, prefix string, m *MLPConfig, in, out int) {
 		}
 		in = width
 	}
-	w[prefix+"/output/weights"] = []int{in, out}
-	w[prefix+"/output/biases"] = []int{out}
+	w[outputPrefix(prefix)+"weights"] = []int{in, out}
+	w[outputPrefix(prefix)+"biases"] = []int{out}
 }
 
 // timeFeatureDim is the number of time features the generator's trunk sees.
@@ -119,7 +124,7 @@ func mlp(w weightFn, prefix string, m *MLPConfig, x *Node) *Node {
 		panic(err)
 	}
 	for i := range m.Widths {
-		p := fmt.Sprintf("%s/layer_%d/", prefix, i)
+		p := layerPrefix(prefix, i)
 		// As layers.DenseWithBias, then the activation, then norm.LayerNorm (which reshapes its
 		// parameters to broadcast over the batch axis).
 		x = activation.Apply(act, nn.Dense(x, w(p+"weights"), w(p+"biases"), compute.DenseLayoutInputOutputs))
@@ -128,5 +133,5 @@ func mlp(w weightFn, prefix string, m *MLPConfig, x *Node) *Node {
 			x = nn.LayerNorm(x, []int{x.Rank() - 1}, m.LayerNormEpsilon, gain, offset, nil)
 		}
 	}
-	return nn.Dense(x, w(prefix+"/output/weights"), w(prefix+"/output/biases"), compute.DenseLayoutInputOutputs)
+	return nn.Dense(x, w(outputPrefix(prefix)+"weights"), w(outputPrefix(prefix)+"biases"), compute.DenseLayoutInputOutputs)
 }
