@@ -2,9 +2,11 @@ package mvp
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomvp/gomvp/mvp/deploy"
 )
 
@@ -18,14 +20,15 @@ const (
 // actDirect is Act's graph-free decision for the parameter values it was packed from.
 type actDirect struct {
 	d      *deploy.Direct
-	values []*tensors.Tensor // the variables' values, in sorted weight-name order
+	values []*tensors.Tensor // the variables' values, in the order of Agent.directVars
 }
 
 // SetDirectAct chooses how Act computes a decision: directly (deploy.Direct, the decision the
 // exported policy makes) when on, with the agent's action graph when off. By default Act computes
 // directly where deploy.DirectAccelerated and no GPU is visible, for every generator with a
-// deployable form; $MVP_DIRECT=0 or 1 changes that default (deploy.DirectEnv). Both ways compute the same function of the noise (to float32 rounding) and are
-// deterministic; they draw their noise from the ActRNG differently (see ActRNG.Normal).
+// deployable form; $MVP_DIRECT=0 or 1 changes that default (deploy.DirectEnv). Both ways compute
+// the same function of the noise (to float32 rounding) and are deterministic; they draw their
+// noise from the ActRNG differently (see ActRNG.Normal).
 func (a *Agent) SetDirectAct(on bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -34,7 +37,7 @@ func (a *Agent) SetDirectAct(on bool) error {
 		a.actMode = actOnGraph
 		return nil
 	}
-	if _, _, err := a.policyVariables(); err != nil {
+	if err := a.findDirectVarsLocked(); err != nil {
 		return err
 	}
 	a.actMode = actDirectly
@@ -49,34 +52,43 @@ func (a *Agent) DecidesDirectly() (bool, error) {
 	return d != nil, err
 }
 
+// findDirectVarsLocked finds, once, the deployed policy's config and the variables holding its
+// weights, and fails where deploy.Direct cannot compute the policy.
+func (a *Agent) findDirectVarsLocked() error {
+	if a.directVars != nil {
+		return nil
+	}
+	cfg, vars, err := a.policyVariables()
+	if err != nil {
+		return err
+	}
+	if err := deploy.DirectSupported(&cfg); err != nil {
+		return fmt.Errorf("mvp: agent %q: %w", a.Spec.Kind, err)
+	}
+	names := make([]string, 0, len(vars))
+	for name := range vars {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	a.directCfg, a.directNames, a.directVars = cfg, names, make([]*model.Variable, len(names))
+	for i, name := range names {
+		a.directVars[i] = vars[name]
+	}
+	return nil
+}
+
 // directDecisionLocked returns the Direct decision for the current parameters, or nil when Act runs
 // the graph. The packed weights are rebuilt when any parameter tensor has been replaced (by an
 // update, a restore or the user).
 func (a *Agent) directDecisionLocked() (*deploy.Direct, error) {
 	if a.actMode == actUndecided {
 		a.actMode = actOnGraph
-		if deploy.DirectByDefault(false) {
-			if cfg, _, err := a.policyVariables(); err == nil && deploy.DirectSupported(&cfg) == nil {
-				a.actMode = actDirectly
-			}
+		if deploy.DirectByDefault(false) && a.findDirectVarsLocked() == nil {
+			a.actMode = actDirectly
 		}
 	}
 	if a.actMode != actDirectly {
 		return nil, nil
-	}
-	if a.directVars == nil {
-		_, vars, err := a.policyVariables()
-		if err != nil {
-			return nil, err
-		}
-		names := make([]string, 0, len(vars))
-		for name := range vars {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			a.directVars = append(a.directVars, vars[name])
-		}
 	}
 	values := make([]*tensors.Tensor, len(a.directVars))
 	for i, v := range a.directVars {
@@ -85,29 +97,22 @@ func (a *Agent) directDecisionLocked() (*deploy.Direct, error) {
 			return nil, fmt.Errorf("mvp: agent %q: %w", a.Spec.Kind, err)
 		}
 	}
-	if a.direct != nil && equalPointers(a.direct.values, values) {
+	if a.direct != nil && slices.Equal(a.direct.values, values) {
 		return a.direct.d, nil
 	}
-	p, err := a.ExportPolicy()
-	if err != nil {
-		return nil, err
+	// Direct packs its own copy of the weights, so the policy can use the variables' tensors.
+	weights := make(map[string]*tensors.Tensor, len(values))
+	for i, name := range a.directNames {
+		weights[name] = values[i]
 	}
-	d, err := p.Direct()
+	p, err := deploy.New(a.directCfg, weights)
+	if err == nil {
+		a.direct = &actDirect{values: values}
+		a.direct.d, err = p.Direct()
+	}
 	if err != nil {
+		a.direct = nil
 		return nil, fmt.Errorf("mvp: agent %q: %w", a.Spec.Kind, err)
 	}
-	a.direct = &actDirect{d: d, values: values}
-	return d, nil
-}
-
-func equalPointers(x, y []*tensors.Tensor) bool {
-	if len(x) != len(y) {
-		return false
-	}
-	for i := range x {
-		if x[i] != y[i] {
-			return false
-		}
-	}
-	return true
+	return a.direct.d, nil
 }

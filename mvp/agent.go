@@ -16,6 +16,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/gomvp/gomvp/datasets"
+	"github.com/gomvp/gomvp/mvp/deploy"
 	"github.com/gomvp/gomvp/mvp/policy"
 	"github.com/gomvp/gomvp/xla"
 )
@@ -35,7 +36,9 @@ type Agent struct {
 	metricNames []string          // names of the update's outputs, known once its graph is built
 	actMode     int               // how Act decides (SetDirectAct)
 	direct      *actDirect        // the direct decision for the current parameters
-	directVars  []*model.Variable // the policy's variables, in sorted weight-name order
+	directCfg   deploy.Config     // the deployed policy's config (findDirectVarsLocked)
+	directNames []string          // its weight names, sorted
+	directVars  []*model.Variable // the variables holding them, in that order
 }
 
 // Scope names of the generator and the optimizers under the root scope.
