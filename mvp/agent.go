@@ -297,7 +297,6 @@ func (a *Agent) Act(obs []float32, rng *ActRNG) ([]float32, error) {
 		return nil, fmt.Errorf("mvp: Act got %d observation values, not a positive multiple of ObsDim=%d", len(obs), c.ObsDim)
 	}
 	b := len(obs) / c.ObsDim
-	s := tensors.FromFlatDataAndDimensions(obs, b, c.ObsDim)
 	d, err := a.directDecisionLocked()
 	if err != nil {
 		return nil, err
@@ -315,7 +314,7 @@ func (a *Agent) Act(obs []float32, rng *ActRNG) ([]float32, error) {
 		}
 		return chunks, nil
 	}
-	outs, err := a.actExec.Call(s, rng.state)
+	outs, err := a.actExec.Call(tensors.FromFlatDataAndDimensions(obs, b, c.ObsDim), rng.state)
 	if err != nil {
 		return nil, fmt.Errorf("mvp: agent %q act: %w", c.Kind, err)
 	}

@@ -208,24 +208,6 @@ func kernelsName() string {
 	return "Go loops"
 }
 
-// checkActInput is the input check of Act: the batch size, or an error naming the input.
-func (c *Config) checkActInput(obs, noise []float32) (int, error) {
-	if len(obs) == 0 || len(obs)%c.ObsDim != 0 {
-		return 0, fmt.Errorf("deploy: observation has %d values, not a positive multiple of obs_dim=%d", len(obs), c.ObsDim)
-	}
-	b := len(obs) / c.ObsDim
-	if want := b * c.Candidates * c.ChunkDim(); len(noise) != want {
-		return 0, fmt.Errorf("deploy: noise has %d values, want %d (batch %d × candidates %d × chunk %d)",
-			len(noise), want, b, c.Candidates, c.ChunkDim())
-	}
-	for i, v := range obs {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return 0, fmt.Errorf("deploy: observation value %d (row %d, feature %d) is %v", i, i/c.ObsDim, i%c.ObsDim, v)
-		}
-	}
-	return b, nil
-}
-
 // team is one decision: n workers run the same program (work), sharing the generator's layers by
 // output columns and the critic ensemble by members, and meet at a barrier between layers. Row j
 // of the rows·chunk candidates is candidate j mod perState of state j / perState.

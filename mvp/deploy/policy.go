@@ -127,8 +127,9 @@ func (p *Policy) ActionFn() func(scope *model.Scope, obs, noise *Node) *Node {
 //
 // Without SetBackend or UseDirect, the first Act chooses the fastest way it knows: the graph-free
 // Direct decision on a CPU with AVX-512 when neither $GOMLX_BACKEND is set nor a GPU is visible
-// ($MVP_DIRECT=0 or 1 overrides this, see DirectEnv), else the action graph on xla.Default() ($GOMLX_BACKEND, else the fastest backend found: CUDA
-// with a visible GPU, XLA's CPU plugin where it is installed, else the go backend).
+// ($MVP_DIRECT=0 or 1 overrides this, see DirectEnv), else the action graph on xla.Default()
+// ($GOMLX_BACKEND, else the fastest backend found: CUDA with a visible GPU, XLA's CPU plugin where
+// it is installed, else the go backend).
 func (p *Policy) SetBackend(b compute.Backend) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -205,6 +206,24 @@ func (p *Policy) Act(obs, noise []float32) ([]float32, error) {
 		return nil, fmt.Errorf("deploy: acting: %w", err)
 	}
 	return tensors.CopyFlatData[float32](out[0])
+}
+
+// checkActInput is the input check of Act: the batch size, or an error naming the input.
+func (c *Config) checkActInput(obs, noise []float32) (int, error) {
+	if len(obs) == 0 || len(obs)%c.ObsDim != 0 {
+		return 0, fmt.Errorf("deploy: observation has %d values, not a positive multiple of obs_dim=%d", len(obs), c.ObsDim)
+	}
+	b := len(obs) / c.ObsDim
+	if want := b * c.Candidates * c.ChunkDim(); len(noise) != want {
+		return 0, fmt.Errorf("deploy: noise has %d values, want %d (batch %d × candidates %d × chunk %d)",
+			len(noise), want, b, c.Candidates, c.ChunkDim())
+	}
+	for i, v := range obs {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return 0, fmt.Errorf("deploy: observation value %d (row %d, feature %d) is %v", i, i/c.ObsDim, i%c.ObsDim, v)
+		}
+	}
+	return b, nil
 }
 
 // ActTensor is Act for tensors: obs [B, ObsDim] and noise [B, N, h·ActDim], both float32; a wrong
