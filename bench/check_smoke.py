@@ -1,5 +1,6 @@
 """Checks that `mvp bench --json` ended with a JSON object holding every headline number, each
-finite and positive, both action decisions asked for (graph-free and graph), and FLOP counts consistent with the reported rates."""
+finite and positive, both action decisions asked for (graph-free and graph), and FLOP counts
+consistent with the reported rates."""
 
 import json
 import math

@@ -212,7 +212,11 @@ func runBench(args []string) error {
 			}
 			fmt.Fprintf(log, "  act on %-20s median %.3f ms, p99 %.3f ms (%d decisions, %.1f GFLOP/s)\n",
 				label, r.MedianMs, r.P99Ms, r.Iters, r.FLOPsPerSec/1e9)
-			res.addAct(r, name)
+			res.Act = append(res.Act, r)
+			if best, ok := res.Flat["act_median_ms"].(float64); !ok || r.MedianMs < best {
+				res.Flat["act_median_ms"], res.Flat["act_p99_ms"], res.Flat["act_backend"] = r.MedianMs, r.P99Ms, name
+				res.Flat["act_cpu_ms"] = r.CPUMs
+			}
 		}
 	}
 	if todo["peak"] {
@@ -297,13 +301,4 @@ func splitList(s, sep string) []string {
 		}
 	}
 	return out
-}
-
-// addAct records an action-decision result; the flat act_* keys hold the fastest one.
-func (res *benchResult) addAct(r perf.ActResult, name string) {
-	res.Act = append(res.Act, r)
-	if best, ok := res.Flat["act_median_ms"].(float64); !ok || r.MedianMs < best {
-		res.Flat["act_median_ms"], res.Flat["act_p99_ms"], res.Flat["act_backend"] = r.MedianMs, r.P99Ms, name
-		res.Flat["act_cpu_ms"] = r.CPUMs
-	}
 }
